@@ -54,6 +54,7 @@ def normalize_url(raw: str) -> str | None:
         return None
     if url.scheme not in ("http", "https") or not url.host:
         return None
+    # A bare http address means Plex's own port; https keeps its default (443).
     port = url.explicit_port or (DEFAULT_PORT if url.scheme == "http" else 443)
     return str(
         URL.build(

@@ -1,0 +1,1 @@
+"""Tests of the Plex Bridge integration, through Home Assistant."""
