@@ -52,7 +52,11 @@ in_env() {
   shared="$(cd "$REPO_ROOT/.." && pwd -P)/shared"
   # Variables that reach the command: a clean environment plus the project's own.
   local -a pass=(HOME=/root LANG=C.UTF-8 LC_ALL=C.UTF-8 "TERM=${TERM:-dumb}"
-    "PATH=$venv_path" "VIRTUAL_ENV=$VENV" "PIP_CACHE_DIR=$CACHE_DIR/pip")
+    "PATH=$venv_path" "VIRTUAL_ENV=$VENV" "PIP_CACHE_DIR=$CACHE_DIR/pip"
+    # The root file system's CA bundle is the host's (scripts/setup copies it), so
+    # tools with their own trust store (uv, which Home Assistant installs
+    # integration requirements with) trust what the host trusts.
+    SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt)
   local name
   while IFS= read -r name; do
     pass+=("$name=${!name}")
