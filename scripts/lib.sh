@@ -60,7 +60,7 @@ in_env() {
   local name
   while IFS= read -r name; do
     pass+=("$name=${!name}")
-  done < <(compgen -e | grep -E '^(CI|COLUMNS|PYTEST_ADDOPTS|PLEX_BRIDGE_.*)$' || true)
+  done < <(compgen -e | grep -E '^(CI|COLUMNS|PYTHONPATH|PYTEST_ADDOPTS|PLEX_BRIDGE_.*)$' || true)
   mkdir -p "$CACHE_DIR/pip"
   # shellcheck disable=SC2016  # expanded by the inner shell
   local inner='

@@ -46,19 +46,21 @@ def load_json(path: Path) -> dict:
 
 def test_manifest_has_required_keys() -> None:
     manifest = load_json(INTEGRATION / "manifest.json")
-    assert MANIFEST_KEYS <= manifest.keys()
+    assert manifest.keys() >= MANIFEST_KEYS
     assert manifest["domain"] == DOMAIN == INTEGRATION.name
     assert manifest["name"] == "Plex Bridge"
     assert manifest["config_flow"] is True
     assert manifest["iot_class"] == "local_push"
     assert manifest["integration_type"] == "hub"
-    assert manifest["codeowners"] and all(o.startswith("@") for o in manifest["codeowners"])
+    assert manifest["codeowners"] and all(
+        o.startswith("@") for o in manifest["codeowners"]
+    )
     assert manifest["documentation"].startswith("https://")
     assert manifest["issue_tracker"].startswith("https://")
 
 
 def test_manifest_keys_in_hassfest_order() -> None:
-    """hassfest wants domain and name first, the rest sorted."""
+    """Hassfest wants domain and name first, the rest sorted."""
     keys = list(load_json(INTEGRATION / "manifest.json"))
     assert keys[:2] == ["domain", "name"]
     assert keys[2:] == sorted(keys[2:])

@@ -89,11 +89,19 @@ def test_every_step_has_a_title_and_field_labels(step_id: str) -> None:
     step = EN["config"]["step"][step_id]
     assert step.get("title") or step.get("description")
     assert step_id in {"user", "reauth_confirm"}, "add the new step's schema below"
-    schema = {"user": config_flow.USER_SCHEMA, "reauth_confirm": config_flow.REAUTH_SCHEMA}[step_id]
+    schema = {
+        "user": config_flow.USER_SCHEMA,
+        "reauth_confirm": config_flow.REAUTH_SCHEMA,
+    }[step_id]
     for marker in schema.schema:
         assert isinstance(marker, probatio.Marker)
-        assert step["data"].get(str(marker.schema)), f"{step_id}: no label for {marker.schema}"
-        assert step["data_description"].get(str(marker.schema)) or str(marker.schema) == "verify_ssl"
+        assert step["data"].get(str(marker.schema)), (
+            f"{step_id}: no label for {marker.schema}"
+        )
+        assert (
+            step["data_description"].get(str(marker.schema))
+            or str(marker.schema) == "verify_ssl"
+        )
 
 
 def test_every_error_has_text() -> None:
@@ -105,7 +113,9 @@ def test_every_error_has_text() -> None:
 
 def test_every_abort_has_text() -> None:
     reasons = keyword_strings(FLOW, "reason")
-    reasons |= {abort for call, abort in IMPLICIT_ABORTS.items() if call in called_names(FLOW)}
+    reasons |= {
+        abort for call, abort in IMPLICIT_ABORTS.items() if call in called_names(FLOW)
+    }
     assert reasons >= {"already_configured", "reauth_successful", "wrong_server"}
     missing = reasons - EN["config"]["abort"].keys()
     assert not missing
@@ -114,7 +124,9 @@ def test_every_abort_has_text() -> None:
 def test_every_exception_translation_key_has_a_message() -> None:
     keys: set[str] = set()
     for path in INTEGRATION.rglob("*.py"):
-        keys |= keyword_strings(ast.parse(path.read_text(encoding="utf-8")), "translation_key")
+        keys |= keyword_strings(
+            ast.parse(path.read_text(encoding="utf-8")), "translation_key"
+        )
     assert keys
     for key in keys:
         assert EN["exceptions"][key]["message"], key

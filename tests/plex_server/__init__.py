@@ -1,5 +1,7 @@
-"""A Plex Media Server emulator (and plex.tv), the project's ground truth for tests,
-benchmarks and the demo. See ``server.PlexEmulator`` and ``README.md`` beside this file."""
+"""A Plex Media Server emulator (and plex.tv): ground truth for tests and the demo.
+
+See ``server.PlexEmulator`` and ``README.md`` beside this file.
+"""
 
 from .clock import Clock
 from .server import PlexEmulator

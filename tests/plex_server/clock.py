@@ -31,6 +31,7 @@ class Clock:
 
     @property
     def frozen(self) -> bool:
+        """Whether the clock stands still."""
         return self._frozen_at is not None
 
     def freeze(self) -> None:

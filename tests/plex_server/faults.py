@@ -24,7 +24,9 @@ Matching: a fault's pattern is a shell-style glob (``fnmatch``; a plain path is 
 glob that matches only itself) compared with the request's concrete path (for
 example ``/library/sections/1/all``) and with the template of the route that
 serves it (for example ``/library/sections/{id}/all``, as the route was
-registered). The query string is never part of the match. ``method`` restricts a
+registered). ``*`` also crosses ``/``: ``/library/*`` hits everything under
+``/library/``, and ``*`` alone every request. The query string is never part of
+the match. ``method`` restricts a
 fault to one HTTP method. ``times`` is how often the fault fires before it
 expires (``None``: until ``clear()`` or ``remove()``).
 
@@ -35,11 +37,11 @@ fault's pattern itself starts with ``/_emulator``.
 from __future__ import annotations
 
 import asyncio
-import fnmatch
-import itertools
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+import fnmatch
+import itertools
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -90,10 +92,14 @@ class Fault:
         """Whether a request with this method, path and route template is hit."""
         if self.method is not None and self.method != method:
             return False
-        if path.startswith(CONTROL_PREFIX) and not self.pattern.startswith(CONTROL_PREFIX):
+        if path.startswith(CONTROL_PREFIX) and not self.pattern.startswith(
+            CONTROL_PREFIX
+        ):
             return False
         candidates = (path,) if template is None else (path, template)
-        return any(fnmatch.fnmatchcase(candidate, self.pattern) for candidate in candidates)
+        return any(
+            fnmatch.fnmatchcase(candidate, self.pattern) for candidate in candidates
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """The fault as the control API shows it."""
@@ -112,17 +118,17 @@ class Fault:
         }
 
 
-@dataclass
 class FaultInjector:
     """The faults in force and the request counts of one server."""
 
-    faults: list[Fault] = field(default_factory=list)
-    counts: Counter[str] = field(default_factory=Counter)
-    """Requests per route template (``/library/sections/{id}/all``)."""
-    path_counts: Counter[str] = field(default_factory=Counter)
-    """Requests per concrete path (``/library/sections/1/all``)."""
-    _websockets: set[web.Request] = field(default_factory=set)
-    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    def __init__(self) -> None:
+        self.faults: list[Fault] = []
+        self.counts: Counter[str] = Counter()
+        """Requests per route template (``/library/sections/{id}/all``)."""
+        self.path_counts: Counter[str] = Counter()
+        """Requests per concrete path (``/library/sections/1/all``)."""
+        self._websockets: dict[int, web.Request] = {}
+        self._ids = itertools.count(1)
 
     # -- faults ----------------------------------------------------------------------
 
@@ -144,7 +150,9 @@ class FaultInjector:
         Raises ``ValueError`` for an unknown status, a negative latency or count, no
         fault kind at all, or more than one kind besides ``latency``.
         """
-        validate_fault(path_pattern, latency, status, (reset, truncate, malformed, ws_drop), times)
+        validate_fault(
+            path_pattern, latency, status, (reset, truncate, malformed, ws_drop), times
+        )
         fault = Fault(
             id=next(self._ids),
             pattern=path_pattern,
@@ -210,17 +218,17 @@ class FaultInjector:
 
     def track_websocket(self, request: web.Request) -> None:
         """Remember an open websocket request so that ``ws_drop`` can abort it."""
-        self._websockets.add(request)
+        self._websockets[id(request)] = request
 
     def untrack_websocket(self, request: web.Request) -> None:
         """Forget a websocket request that has ended."""
-        self._websockets.discard(request)
+        self._websockets.pop(id(request), None)
 
     def _drop_open_websockets(self, fault: Fault) -> None:
         """Abort the open websockets that ``fault`` matches; one firing if any."""
         hit = [
             request
-            for request in self._websockets
+            for request in self._websockets.values()
             if fault.matches(request.method, request.path, route_template(request))
         ]
         for request in hit:
@@ -230,22 +238,32 @@ class FaultInjector:
 
 
 def validate_fault(
-    pattern: str, latency: float | None, status: int | None, flags: tuple[bool, ...], times: int | None
+    pattern: str,
+    latency: float | None,
+    status: int | None,
+    flags: tuple[bool, ...],
+    times: int | None,
 ) -> None:
     """Raise ``ValueError`` unless the arguments describe one sensible fault."""
     if not pattern.startswith("/") and not pattern.startswith("*"):
         raise ValueError(f"path pattern must start with '/' or '*': {pattern!r}")
     if status is not None and status not in FAULT_STATUSES:
-        raise ValueError(f"status must be one of {sorted(FAULT_STATUSES)}, not {status!r}")
+        raise ValueError(
+            f"status must be one of {sorted(FAULT_STATUSES)}, not {status!r}"
+        )
     if latency is not None and latency < 0:
         raise ValueError("latency must not be negative")
     if times is not None and times < 1:
         raise ValueError("times must be at least 1 (or None: until cleared)")
     kinds = sum(flags) + (status is not None)
     if kinds > 1:
-        raise ValueError("choose one of status, reset, truncate, malformed, ws_drop (latency may join it)")
+        raise ValueError(
+            "choose one of status, reset, truncate, malformed, ws_drop (latency may join it)"
+        )
     if kinds == 0 and latency is None:
-        raise ValueError("a fault needs a kind: latency, status, reset, truncate, malformed or ws_drop")
+        raise ValueError(
+            "a fault needs a kind: latency, status, reset, truncate, malformed or ws_drop"
+        )
 
 
 def route_template(request: web.Request) -> str | None:
@@ -303,7 +321,9 @@ def fault_middleware(owner: HasFaults) -> Any:
     return middleware
 
 
-async def serve_websocket(injector: FaultInjector, request: web.Request, handler: Handler) -> web.StreamResponse:
+async def serve_websocket(
+    injector: FaultInjector, request: web.Request, handler: Handler
+) -> web.StreamResponse:
     """Run a websocket handler while ``ws_drop`` faults can reach it."""
     injector.track_websocket(request)
     try:
@@ -312,15 +332,16 @@ async def serve_websocket(injector: FaultInjector, request: web.Request, handler
         injector.untrack_websocket(request)
 
 
-async def apply_fault(fault: Fault, request: web.Request, handler: Handler) -> web.StreamResponse:
+async def apply_fault(
+    fault: Fault, request: web.Request, handler: Handler
+) -> web.StreamResponse:
     """Answer ``request`` the way ``fault`` says."""
     if fault.latency:
         await asyncio.sleep(fault.latency)
     if fault.status is not None:
         return error(fault.status, FAULT_STATUSES[fault.status])
     if fault.reset or fault.ws_drop:
-        abort_connection(request)
-        raise ConnectionResetError("fault injected: connection reset")
+        return aborted(request)
     if fault.malformed:
         return malformed_response(request)
     if fault.truncate:
@@ -331,19 +352,32 @@ async def apply_fault(fault: Fault, request: web.Request, handler: Handler) -> w
 def malformed_response(request: web.Request) -> web.Response:
     """A 200 whose body breaks off in the middle of an element."""
     if wants_json(request):
-        return web.Response(body=MALFORMED_JSON, content_type="application/json", charset="utf-8")
+        return web.Response(
+            body=MALFORMED_JSON, content_type="application/json", charset="utf-8"
+        )
     return web.Response(body=MALFORMED_XML, content_type="text/xml", charset="utf-8")
 
 
-async def truncated_response(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
+async def truncated_response(
+    request: web.Request, response: web.StreamResponse
+) -> web.StreamResponse:
     """Send the headers of ``response`` with its full length, half its body, then abort."""
     body = response.body if isinstance(response, web.Response) else None
     if not isinstance(body, bytes) or len(body) < 2:
-        abort_connection(request)
-        raise ConnectionResetError("fault injected: truncated before the body")
+        return aborted(request)
     stream = web.StreamResponse(status=response.status, headers=response.headers)
     stream.content_length = len(body)
     await stream.prepare(request)
     await stream.write(body[: len(body) // 2])
     abort_connection(request)
-    raise ConnectionResetError("fault injected: body truncated")
+    return stream
+
+
+def aborted(request: web.Request) -> web.Response:
+    """Abort the connection; the response returned to aiohttp is never sent.
+
+    aiohttp's attempt to write it meets the closed transport and ends quietly,
+    where raising from the handler would log an error and try a 500.
+    """
+    abort_connection(request)
+    return web.Response(status=500)

@@ -21,18 +21,28 @@ change to a node (and to every ancestor whose cached text contains it).
 
 from __future__ import annotations
 
-import json as _json
 from collections.abc import Iterable, Mapping
+import json as _json
 from typing import Any
 
 Attrs = dict[str, Any]
 
 _XML_ESCAPES = str.maketrans(
-    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
+    {
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+        '"': "&quot;",
+        "\n": "&#10;",
+        "\r": "&#13;",
+        "\t": "&#9;",
+    }
 )
 
 # Children that JSON writes as one object, not as an array (see module docstring).
-SINGLE_JSON_CHILDREN = frozenset({"User", "Player", "Session", "TranscodeSession"})
+SINGLE_JSON_CHILDREN = frozenset(
+    {"User", "Player", "Session", "TranscodeSession", "Meta"}
+)
 
 # XML element name -> JSON key where the two differ.
 JSON_KEYS = {
@@ -75,6 +85,7 @@ class Node:
         self._json: str | None = None
 
     def __repr__(self) -> str:
+        """Tag, attributes and how many children, for test failures."""
         return f"Node({self.tag!r}, {self.attrs!r}, {len(self.children)} children)"
 
     def invalidate(self) -> None:
@@ -98,7 +109,7 @@ class Node:
     # XML ---------------------------------------------------------------------------
 
     def xml(self) -> str:
-        """This element as XML text (cached)."""
+        """Render the element as XML text (cached)."""
         if self._xml is None:
             attrs = "".join(f' {k}="{xml_value(v)}"' for k, v in self.attrs.items())
             if self.children:
@@ -111,7 +122,7 @@ class Node:
     # JSON --------------------------------------------------------------------------
 
     def json_obj(self) -> dict[str, Any]:
-        """This element as a JSON-ready dict (not cached; see ``json()``)."""
+        """Render the element as a JSON-ready dict (not cached; see ``json()``)."""
         obj: dict[str, Any] = dict(self.attrs)
         for key, group in group_by_json_key(self.children).items():
             if key in SINGLE_JSON_CHILDREN and len(group) == 1:
@@ -121,9 +132,11 @@ class Node:
         return obj
 
     def json(self) -> str:
-        """This element as JSON text (cached)."""
+        """Render the element as JSON text (cached)."""
         if self._json is None:
-            self._json = _json.dumps(self.json_obj(), ensure_ascii=False, separators=(",", ":"))
+            self._json = _json.dumps(
+                self.json_obj(), ensure_ascii=False, separators=(",", ":")
+            )
         return self._json
 
 
@@ -135,22 +148,34 @@ def group_by_json_key(children: Iterable[Node]) -> dict[str, list[Node]]:
     return groups
 
 
-def container_xml(attrs: Mapping[str, Any], children: Iterable[Node], tag: str = "MediaContainer") -> bytes:
+def container_xml(
+    attrs: Mapping[str, Any], children: Iterable[Node], tag: str = "MediaContainer"
+) -> bytes:
     """A whole XML response body: declaration, container, children's cached text."""
     head = "".join(f' {k}="{xml_value(v)}"' for k, v in attrs.items() if v is not None)
     inner = "".join(child.xml() for child in children)
     return f'<?xml version="1.0" encoding="UTF-8"?>\n<{tag}{head}>{inner}</{tag}>\n'.encode()
 
 
-def container_json(attrs: Mapping[str, Any], children: Iterable[Node], tag: str = "MediaContainer") -> bytes:
+def container_json(
+    attrs: Mapping[str, Any], children: Iterable[Node], tag: str = "MediaContainer"
+) -> bytes:
     """A whole JSON response body, ``{"MediaContainer": {...}}``, from cached child text."""
-    parts = [_json.dumps({k: v for k, v in attrs.items() if v is not None}, ensure_ascii=False, separators=(",", ":"))[:-1]]
+    parts = [
+        _json.dumps(
+            {k: v for k, v in attrs.items() if v is not None},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )[:-1]
+    ]
     groups = group_by_json_key(children)
     for key, group in groups.items():
         sep = "," if len(parts) > 1 or parts[0] != "{" else ""
         if key in SINGLE_JSON_CHILDREN and len(group) == 1:
             parts.append(f'{sep}"{key}":{group[0].json()}')
         else:
-            parts.append(f'{sep}"{key}":[' + ",".join(child.json() for child in group) + "]")
+            parts.append(
+                f'{sep}"{key}":[' + ",".join(child.json() for child in group) + "]"
+            )
     parts.append("}")
     return ('{"' + tag + '":' + "".join(parts) + "}").encode()

@@ -18,8 +18,8 @@ The kinds the emulator sends and their entry keys:
 - ``activity`` / ``ActivityNotification``: a library scan started, progressed or
   ended, published by ``library``;
 - ``status`` / ``StatusNotification``: ``title``, ``description``,
-  ``notificationName`` (``LIBRARY_UPDATE`` once a scan completes; see
-  ``publish_status``);
+  ``notificationName`` (``LIBRARY_UPDATE`` "Library scan complete" after a scan,
+  published by ``library``; ``publish_status`` for others);
 - ``transcodeSession.start`` / ``.update`` / ``.end`` / ``TranscodeSession``,
   published by ``sessions`` for transcoded plays.
 
@@ -32,7 +32,7 @@ fields of every entry kind).
 A client chooses the kinds it wants with ``?filters=`` as the spec documents for
 ``/:/websocket/notifications`` and ``/:/eventsource/notifications``:
 ``filters=playing,timeline`` only those, ``filters=-log`` (the default) all but
-those, ``filters=`` everything. Both ``/:/websockets/notifications`` (what clients
+``log``, ``filters=`` everything. Both ``/:/websockets/notifications`` (what clients
 use) and ``/:/websocket/notifications`` (the spec's spelling) are served.
 
 Tests can also listen without a socket (``subscribe``), and fault injection can
@@ -42,9 +42,10 @@ drop every socket abruptly (``drop_all``).
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 import contextlib
-import json
 from dataclasses import dataclass, field
+import json
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
@@ -56,6 +57,7 @@ NOTIFICATION_PATHS = ("/:/websockets/notifications", "/:/websocket/notifications
 DEFAULT_FILTERS = "-log"
 # Close code sent to clients when the emulator shuts down (1001: going away).
 GOING_AWAY = 1001
+PUBLISHED_KEPT = 1000
 
 Notification = dict[str, Any]
 
@@ -72,7 +74,9 @@ class TypeFilter:
         """``a,b`` keeps only a and b; ``-a,b`` keeps all but a and b; empty keeps all."""
         text = DEFAULT_FILTERS if text is None else text.strip()
         exclude = text.startswith("-")
-        names = frozenset(name.strip() for name in text.lstrip("-").split(",") if name.strip())
+        names = frozenset(
+            name.strip() for name in text.lstrip("-").split(",") if name.strip()
+        )
         if not names:
             return cls(frozenset(), exclude=True)
         return cls(names, exclude=exclude)
@@ -99,7 +103,8 @@ class NotificationHub:
     def __init__(self, emu: PlexEmulator) -> None:
         self.emu = emu
         self._listeners: list[_Listener] = []
-        self.published: list[Notification] = []
+        # The most recent notifications, newest last, for tests and the control API.
+        self.published: deque[Notification] = deque(maxlen=PUBLISHED_KEPT)
 
     # -- publishing -----------------------------------------------------------------
 
@@ -108,25 +113,35 @@ class NotificationHub:
         """How many websocket clients are connected."""
         return sum(1 for listener in self._listeners if listener.socket is not None)
 
-    def publish(self, notification_type: str, key: str, entries: list[dict[str, Any]]) -> None:
+    def publish(
+        self, notification_type: str, key: str, entries: list[dict[str, Any]]
+    ) -> None:
         """Send ``{"NotificationContainer": {"type", "size", key: entries}}`` to every listener."""
         message: Notification = {
-            "NotificationContainer": {"type": notification_type, "size": len(entries), key: entries}
+            "NotificationContainer": {
+                "type": notification_type,
+                "size": len(entries),
+                key: entries,
+            }
         }
         self.published.append(message)
         text = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
         for listener in self._listeners:
             if listener.type_filter.accepts(notification_type):
-                listener.queue.put_nowait(text if listener.socket is not None else message)
+                listener.queue.put_nowait(
+                    text if listener.socket is not None else message
+                )
 
-    def publish_status(self, notification_name: str, title: str, description: str = "") -> None:
+    def publish_status(
+        self, notification_name: str, title: str, description: str = ""
+    ) -> None:
         """A ``status`` notification, e.g. ``LIBRARY_UPDATE`` / "Library scan complete"."""
-        entry = {"title": title, "description": description, "notificationName": notification_name}
+        entry = {
+            "title": title,
+            "description": description,
+            "notificationName": notification_name,
+        }
         self.publish("status", "StatusNotification", [entry])
-
-    def library_scan_complete(self) -> None:
-        """The ``status`` notification Plex sends once a library scan has finished."""
-        self.publish_status("LIBRARY_UPDATE", "Library scan complete")
 
     # -- listening without a socket (tests) -------------------------------------------
 
@@ -142,7 +157,9 @@ class NotificationHub:
 
     def unsubscribe(self, queue: asyncio.Queue[Notification]) -> None:
         """Stop delivering to a queue returned by ``subscribe``."""
-        self._listeners = [listener for listener in self._listeners if listener.queue is not queue]
+        self._listeners = [
+            listener for listener in self._listeners if listener.queue is not queue
+        ]
 
     # -- websockets -------------------------------------------------------------------
 
@@ -150,11 +167,17 @@ class NotificationHub:
         """``GET /:/websockets/notifications``: stream notifications until the client leaves."""
         filters = request.query.get("filters", request.query.get("filter"))
         socket = web.WebSocketResponse(autoping=True)
-        await socket.prepare(request)
-        listener = _Listener(asyncio.Queue(), TypeFilter.parse(filters), socket, request)
-        listener.writer = asyncio.create_task(self._write(listener), name="plex-emulator-websocket-writer")
+        listener = _Listener(
+            asyncio.Queue(), TypeFilter.parse(filters), socket, request
+        )
+        # Listening starts before the handshake ends, so that nothing published after a
+        # client's connect returns is missed; the writer sends once the socket is open.
         self._listeners.append(listener)
         try:
+            await socket.prepare(request)
+            listener.writer = asyncio.create_task(
+                self._write(listener), name="plex-emulator-websocket-writer"
+            )
             async for message in socket:
                 if message.type == WSMsgType.ERROR:
                     break
@@ -202,7 +225,9 @@ class NotificationHub:
         for listener in list(self._listeners):
             if listener.socket is not None and not listener.socket.closed:
                 with contextlib.suppress(ConnectionError):
-                    await listener.socket.close(code=GOING_AWAY, message=b"Server shutting down")
+                    await listener.socket.close(
+                        code=GOING_AWAY, message=b"Server shutting down"
+                    )
             await self._forget(listener)
 
 

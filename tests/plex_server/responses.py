@@ -27,7 +27,11 @@ def media_container(
     headers: Mapping[str, str] | None = None,
 ) -> web.Response:
     """A ``MediaContainer`` response in the form the client asked for."""
-    all_headers = {"X-Plex-Protocol": "1.0", "Cache-Control": "no-cache", **(headers or {})}
+    all_headers = {
+        "X-Plex-Protocol": "1.0",
+        "Cache-Control": "no-cache",
+        **(headers or {}),
+    }
     if wants_json(request):
         body = container_json(attrs, children)
         content_type = JSON_CONTENT_TYPE
@@ -35,13 +39,20 @@ def media_container(
         body = container_xml(attrs, children)
         content_type = XML_CONTENT_TYPE
     return web.Response(
-        body=body, status=status, headers=all_headers, content_type=content_type, charset="utf-8"
+        body=body,
+        status=status,
+        headers=all_headers,
+        content_type=content_type,
+        charset="utf-8",
     )
 
 
 def paged_headers(start: int, total: int) -> dict[str, str]:
     """The paging headers Plex adds to a paged container."""
-    return {"X-Plex-Container-Start": str(start), "X-Plex-Container-Total-Size": str(total)}
+    return {
+        "X-Plex-Container-Start": str(start),
+        "X-Plex-Container-Total-Size": str(total),
+    }
 
 
 def empty(request: web.Request, status: int = 200) -> web.Response:

@@ -26,8 +26,8 @@ Run it on the caller's event loop::
 from __future__ import annotations
 
 import secrets
-import uuid
 from typing import TYPE_CHECKING, Any
+import uuid
 
 from aiohttp import web
 
@@ -65,7 +65,9 @@ class PlexEmulator:
         self.host = "127.0.0.1"
         self.port = 0
         self.library: Library = (
-            library if not isinstance(library, str) else library_mod.build(library, seed=seed, clock=self.clock)
+            library
+            if not isinstance(library, str)
+            else library_mod.build(library, seed=seed, clock=self.clock)
         )
         self.notifications = notifications.NotificationHub(self)
         self.players = players.PlayerRegistry(self)
@@ -77,14 +79,34 @@ class PlexEmulator:
     # -- application ---------------------------------------------------------------
 
     def _make_app(self) -> web.Application:
-        from . import auth, control, faults, library, notifications, playqueues, server_routes, sessions
+        from . import (
+            auth,
+            control,
+            faults,
+            library,
+            notifications,
+            playqueues,
+            server_routes,
+            sessions,
+        )
 
         app = web.Application(
-            middlewares=[faults.counting_middleware(self), faults.fault_middleware(self), auth.auth_middleware(self)],
+            middlewares=[
+                faults.counting_middleware(self),
+                faults.fault_middleware(self),
+                auth.auth_middleware(self),
+            ],
             client_max_size=16 * 1024 * 1024,
         )
         app["emulator"] = self
-        for module in (server_routes, library, sessions, playqueues, notifications, control):
+        for module in (
+            server_routes,
+            library,
+            sessions,
+            playqueues,
+            notifications,
+            control,
+        ):
             module.add_routes(app, self)
         app.on_shutdown.append(self._on_shutdown)
         return app
@@ -96,6 +118,7 @@ class PlexEmulator:
 
     @property
     def url(self) -> str:
+        """The base URL the server answers on."""
         return f"http://{self.host}:{self.port}"
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -104,7 +127,7 @@ class PlexEmulator:
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()
-        server = site._server  # noqa: SLF001 - aiohttp exposes the bound port only here
+        server = site._server
         assert server is not None and server.sockets
         self.host = host
         self.port = server.sockets[0].getsockname()[1]

@@ -1,0 +1,1 @@
+"""Benchmarks: run on demand with scripts/bench; they print figures (JSON), not verdicts."""
