@@ -16,8 +16,8 @@ import sys
 from typing import Any
 
 from homeassistant import config_entries
-import orjson
 from homeassistant.config_entries import ConfigEntry
+import orjson
 
 DOMAIN = "plex_bridge"
 
@@ -52,8 +52,15 @@ def main(config_dir: str, server_json: str) -> None:
     path = Path(config_dir) / ".storage" / "core.config_entries"
     entries = load_entries(path)
     for entry in entries:
-        if entry["domain"] == DOMAIN and entry["unique_id"] == server["machineIdentifier"]:
-            entry["data"] = {**entry["data"], "url": server["url"], "token": server["token"]}
+        if (
+            entry["domain"] == DOMAIN
+            and entry["unique_id"] == server["machineIdentifier"]
+        ):
+            entry["data"] = {
+                **entry["data"],
+                "url": server["url"],
+                "token": server["token"],
+            }
             break
     else:
         entries.append(demo_entry(server))

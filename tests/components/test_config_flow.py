@@ -48,7 +48,8 @@ async def test_user_flow_accepts_host_and_port(
 ) -> None:
     flow_id = await start_user_flow(hass)
     result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_URL: f"127.0.0.1:{plex_server.port}", CONF_TOKEN: plex_server.token}
+        flow_id,
+        {CONF_URL: f"127.0.0.1:{plex_server.port}", CONF_TOKEN: plex_server.token},
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"][CONF_URL] == plex_server.url
@@ -86,7 +87,9 @@ async def test_user_flow_errors_then_recovers(
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
 
-async def test_user_flow_unreachable_server(hass: HomeAssistant, socket_enabled: None) -> None:
+async def test_user_flow_unreachable_server(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
     flow_id = await start_user_flow(hass)
     # Port 9 (discard) on loopback: nothing listens there.
     result = await hass.config_entries.flow.async_configure(
@@ -123,7 +126,11 @@ async def test_reauth_takes_a_new_token(
     entry = MockConfigEntry(
         domain=DOMAIN,
         unique_id=plex_server.machine_identifier,
-        data={CONF_URL: plex_server.url, CONF_TOKEN: "old-token", CONF_VERIFY_SSL: True},
+        data={
+            CONF_URL: plex_server.url,
+            CONF_TOKEN: "old-token",
+            CONF_VERIFY_SSL: True,
+        },
     )
     entry.add_to_hass(hass)
     result = await entry.start_reauth_flow(hass)
@@ -149,7 +156,11 @@ async def test_reauth_refuses_another_server(
     entry = MockConfigEntry(
         domain=DOMAIN,
         unique_id="some-other-server",
-        data={CONF_URL: plex_server.url, CONF_TOKEN: "old-token", CONF_VERIFY_SSL: True},
+        data={
+            CONF_URL: plex_server.url,
+            CONF_TOKEN: "old-token",
+            CONF_VERIFY_SSL: True,
+        },
     )
     entry.add_to_hass(hass)
     result = await entry.start_reauth_flow(hass)
