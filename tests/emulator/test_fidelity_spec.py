@@ -217,6 +217,12 @@ SPEC_CASES: dict[str, SpecCase] = {
         includeMeta="1",
         **{"X-Plex-Container-Start": "2", "X-Plex-Container-Size": "3"},
     ),
+    # What python-plexapi's library.search(title=..., libtype="movie") sends.
+    "library-all": SpecCase(
+        "/library/all",
+        "/library/all",
+        {"includeGuids": "1", "title": "{search_word}", "type": "1"},
+    ),
     "sorts": SpecCase(
         "/library/sections/{movies}/sorts", "/library/sections/{sectionId}/sorts"
     ),

@@ -375,6 +375,62 @@ async def test_sorts_and_filter_values(http: aiohttp.ClientSession) -> None:
     assert await status_of(http, "GET", "/library/sections/1/nonsense") == 404
 
 
+async def test_library_all_queries_every_section(
+    http: aiohttp.ClientSession, plex_server: PlexEmulator
+) -> None:
+    """``/library/all``: the section query (type, filters, sort, paging) across sections."""
+    # What python-plexapi's library.search(title=..., libtype="movie") sends.
+    params = {"includeGuids": "1", "title": "matrix", "type": "1"}
+    root, _ = await get_xml(http, "/library/all", params=params)
+    assert [v.attrib["title"] for v in root] == [
+        "The Matrix",
+        "The Matrix Reloaded",
+        "The Matrix Revolutions",
+    ]
+    assert {v.attrib["librarySectionID"] for v in root} == {"1"}
+    assert root[0].find("Guid") is not None
+
+    paged = {
+        "type": "4",
+        "sort": "addedAt:desc",
+        "X-Plex-Container-Start": "2",
+        "X-Plex-Container-Size": "3",
+    }
+    across, headers = await get_xml(http, "/library/all", params=paged)
+    in_section, _ = await get_xml(http, "/library/sections/2/all", params=paged)
+    assert len(keys(across)) == 3
+    assert keys(across) == keys(in_section)
+    assert across.attrib["totalSize"] == str(plex_server.library.count("episode"))
+    assert headers["X-Plex-Container-Total-Size"] == across.attrib["totalSize"]
+
+    everything, _ = await get_xml(http, "/library/all")
+    sections = plex_server.library.sections.values()
+    assert int(everything.attrib["size"]) == sum(len(s.top_level()) for s in sections)
+    assert {v.attrib["librarySectionID"] for v in everything} == {"1", "2", "3", "4"}
+    # One list sorted by title, not one section after another.
+    titles = [v.attrib.get("titleSort", v.attrib["title"]) for v in everything]
+    assert titles == sorted(titles, key=str.casefold)
+    section_ids = [v.attrib["librarySectionID"] for v in everything]
+    assert section_ids != sorted(section_ids)
+    assert await status_of(http, "GET", "/library/all?year>=2000") == 400
+
+
+async def test_library_all_of_a_shared_user(
+    http: aiohttp.ClientSession, plex_server: PlexEmulator
+) -> None:
+    """A shared user's ``/library/all`` holds only the sections shared with them."""
+    sam = next(u for u in plex_server.library.shared_users if u.name == "Sam")
+    as_sam = {"X-Plex-Token": sam.token}
+    root, _ = await get_xml(http, "/library/all", headers=as_sam)
+    assert {v.attrib["librarySectionID"] for v in root} == {"1", "2"}
+    tracks, _ = await get_xml(
+        http, "/library/all", params={"type": "10"}, headers=as_sam
+    )
+    assert tracks.attrib["size"] == "0"
+    owner_tracks, _ = await get_xml(http, "/library/all", params={"type": "10"})
+    assert owner_tracks.attrib["size"] == str(plex_server.library.count("track"))
+
+
 # -- metadata ----------------------------------------------------------------------
 
 
@@ -447,7 +503,11 @@ async def test_children_show_streams_and_trailers(
     root, _ = await get_xml(http, f"/library/metadata/{season.rating_key}/children")
     streams = root[0].findall("Media/Part/Stream")
     assert [s.attrib["streamType"] for s in streams][:2] == ["1", "2"]
-    assert streams[0].attrib["key"] == f"/library/streams/{streams[0].attrib['id']}"
+    # Embedded streams have no key (real Plex keys only sidecar files); parts do.
+    assert all("key" not in stream.attrib for stream in streams)
+    part = root[0].find("Media/Part")
+    assert part is not None
+    assert part.attrib["key"].startswith(f"/library/parts/{part.attrib['id']}/")
     movie, _ = await get_xml(http, f"/library/metadata/{THE_MATRIX}")
     trailer_key = movie[0].attrib["primaryExtraKey"]
     trailer, _ = await get_xml(http, trailer_key)

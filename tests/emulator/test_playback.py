@@ -145,6 +145,9 @@ async def test_create_play_queue_for_a_season(plex_server: PlexEmulator) -> None
     assert len(set(item_ids)) == 4
     assert attrs["playQueueSelectedItemID"] == item_ids[0]
     assert container[0].find("Media/Part") is not None
+    # playqueue_created.xml carries the id on Media too.
+    media = container.findall("*/Media")
+    assert [element.attrib["playQueueItemID"] for element in media] == item_ids
 
     queue_id = attrs["playQueueID"]
     status, _, body = await request(

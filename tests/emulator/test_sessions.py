@@ -123,9 +123,18 @@ async def test_direct_play_decisions(plex_server: PlexEmulator) -> None:
     assert part is not None
     assert part.attrib["decision"] == "directplay"
     assert part.attrib["selected"] == "1"
+    # The library's own file: its key and size, as /library/metadata shows them.
+    library_media = plex_server.library.item_node(THE_MATRIX).find("Media")
+    assert library_media is not None
+    file_part = library_media.find("Part")
+    assert file_part is not None
+    assert part.attrib["key"] == file_part.attrs["key"]
+    assert part.attrib["size"] == str(file_part.attrs["size"])
+    assert "bitrate" not in part.attrib
     streams = part.findall("Stream")
     assert [s.attrib["streamType"] for s in streams] == ["1", "2"]
     assert {s.attrib["decision"] for s in streams} == {"directplay"}
+    assert all("key" not in s.attrib and "bitrateMode" not in s.attrib for s in streams)
     # The element order of captures/session_base.xml: tags, Player, User, Session, Media.
     tags = [child.tag for child in video]
     assert (
@@ -191,7 +200,27 @@ async def test_transcode_session(plex_server: PlexEmulator) -> None:
     part = video.find("Media/Part")
     assert part is not None
     assert part.attrib["decision"] == "transcode"
-    assert {s.attrib["decision"] for s in part.findall("Stream")} == {"transcode"}
+    # What the transcoder sends (session_base.xml): no file key or size.
+    assert "key" not in part.attrib
+    assert "size" not in part.attrib
+    assert {
+        name: part.attrib[name]
+        for name in ("container", "protocol", "bitrate", "width", "height")
+    } == {
+        "container": "mpegts",
+        "protocol": "hls",
+        "bitrate": "4000",
+        "width": "1280",
+        "height": "720",
+    }
+    streams = {s.attrib["streamType"]: s.attrib for s in part.findall("Stream")}
+    assert {s["decision"] for s in streams.values()} == {"transcode"}
+    assert all("key" not in s for s in streams.values())
+    assert (streams["1"]["codec"], streams["1"]["bitrate"]) == ("h264", "3744")
+    assert (streams["1"]["width"], streams["1"]["height"]) == ("1280", "720")
+    audio = streams["2"]
+    assert (audio["codec"], audio["channels"], audio["bitrate"]) == ("aac", "2", "256")
+    assert audio["bitrateMode"] == "cbr"
     transcode = video.find("TranscodeSession")
     assert transcode is not None
     assert transcode.attrib["key"] == f"/transcode/sessions/{session.transcode_id}"

@@ -12,7 +12,10 @@ Shapes follow real Plex Media Server: element and attribute names as in
 ``shared/plex-reference/captures`` (``library_movies_all.xml``, ``children_20.xml``,
 ``children_200.xml``, ``media_30.xml``, ``playlists.xml`` ...), ``Media`` > ``Part``
 > ``Stream`` nesting and value types as in the ``Metadata`` / ``Media`` / ``Part`` /
-``Stream`` / ``Tag`` schemas of ``plex-api-spec.yaml``.
+``Stream`` / ``Tag`` schemas of ``plex-api-spec.yaml``. A ``Part`` has its
+``key`` (``/library/parts/<id>/<stamp>/file.<ext>``); a ``Stream`` has none: every
+stream here is embedded in its file, and real Plex gives ``key``
+(``/library/streams/<id>``) only to sidecar subtitle files (no capture has one).
 """
 
 from __future__ import annotations
@@ -956,7 +959,6 @@ class Renderer:
                 "Stream",
                 {
                     "id": base,
-                    "key": f"/library/streams/{base}",
                     "streamType": 1,
                     "default": True,
                     "codec": profile.video_codec,
@@ -986,7 +988,6 @@ class Renderer:
                 "Stream",
                 {
                     "id": base + 1,
-                    "key": f"/library/streams/{base + 1}",
                     "streamType": 2,
                     "selected": True,
                     "default": True,
@@ -1014,7 +1015,6 @@ class Renderer:
                     "Stream",
                     {
                         "id": base + 2 + offset,
-                        "key": f"/library/streams/{base + 2 + offset}",
                         "streamType": 3,
                         "default": offset == 0 or None,
                         "codec": "srt",
@@ -1040,7 +1040,6 @@ class Renderer:
                     "Stream",
                     {
                         "id": rk * 10,
-                        "key": f"/library/streams/{rk * 10}",
                         "streamType": 2,
                         "selected": True,
                         "codec": profile.codec,

@@ -19,7 +19,7 @@ Notifications go through the publisher that ``add_routes`` binds
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 import json
 import random
 from typing import Any, Protocol
@@ -254,18 +254,41 @@ class Library:
 
         Results are cached until the library changes.
         """
-        cache_key = (section.id, kind, sort, conditions, limit)
+        return self.query_sections(
+            (section,), kind, sort=sort, conditions=conditions, limit=limit
+        )
+
+    def query_sections(
+        self,
+        sections: Sequence[Section],
+        kind: str | None = None,
+        *,
+        sort: tuple[SortKey, ...] = (),
+        conditions: tuple[Condition, ...] = (),
+        limit: int | None = None,
+    ) -> list[Item]:
+        """``query`` over several sections as one list (``/library/all``).
+
+        Without ``kind`` each section gives its top level; the items of all the
+        sections are filtered, then sorted (and limited) together. Results are
+        cached until the library changes.
+        """
+        cache_key = (tuple(s.id for s in sections), kind, sort, conditions, limit)
         cacheable = not any(condition.relative for condition in conditions)
         cached = self._queries.get(cache_key) if cacheable else None
         if cached is not None and cached[0] == self.generation:
             return cached[1]
-        candidates = (
-            section.top_level() if kind is None else section.by_kind.get(kind, [])
-        )
+        candidates = [
+            item
+            for section in sections
+            for item in (
+                section.top_level() if kind is None else section.by_kind.get(kind, [])
+            )
+        ]
         if conditions:
             matcher = Matcher(conditions, self.clock.timestamp(), self.tag_title)
             candidates = [item for item in candidates if matcher(item)]
-        result = sort_items(list(candidates), sort)
+        result = sort_items(candidates, sort)
         if limit is not None:
             result = result[:limit]
         if cacheable:

@@ -577,23 +577,59 @@ async def get_section_all(request: web.Request) -> web.Response:
     kind = section.top_kind if code is None else KINDS_BY_CODE.get(code, "")
     meta = meta_node(section) if _flag(request, "includeMeta") else None
     if kind == "collection":
-        return _collections_answer(request, section, meta)
-    conditions = parse_conditions(list(request.query.items()))
-    sort = parse_sort(request.query.get("sort"))
-    limit = _int_param(request, "limit")
-    if kind in section.kinds:
-        items: Sequence[Item] = library.query(
-            section,
-            None if code is None else kind,
-            sort=sort,
-            conditions=conditions,
-            limit=limit,
+        return _collections_answer(
+            request, [section], section_listing_attrs(section, section.top_kind), meta
         )
-    else:
-        items = []
+    items: Sequence[Item] = (
+        _query_items(request, [section], None if code is None else kind)
+        if kind in section.kinds
+        else []
+    )
     attrs = section_listing_attrs(section, kind if kind in VIEWS else section.top_kind)
     return respond_page(
         request, attrs, items, item_renderer(library, request), meta=meta
+    )
+
+
+@_guarded
+async def get_all(request: web.Request) -> web.Response:
+    """``/library/all``: the query of ``/library/sections/{id}/all`` over every section.
+
+    Only the sections the user may see; the same ``type``, field filters, ``sort``,
+    ``limit``, ``includeGuids`` and paging (python-plexapi's ``library.search``
+    sends ``/library/all?includeGuids=1&title=...&type=1``). Without ``type`` each
+    section gives its top level. Items name their section (``librarySectionID``).
+    """
+    sections = _visible_sections(request)
+    code = _int_param(request, "type")
+    kind = None if code is None else KINDS_BY_CODE.get(code, "")
+    attrs = {
+        "allowSync": True,
+        "identifier": IDENTIFIER,
+        "mediaTagPrefix": MEDIA_TAG_PREFIX,
+        "mediaTagVersion": MEDIA_TAG_VERSION,
+    }
+    if kind == "collection":
+        return _collections_answer(request, sections, attrs, None)
+    items = _query_items(request, sections, kind)
+    return respond_page(
+        request, attrs, items, item_renderer(_library(request), request)
+    )
+
+
+def _query_items(
+    request: web.Request, sections: Sequence[Section], kind: str | None
+) -> list[Item]:
+    """The items of ``kind`` (top level when ``None``) that the request selects.
+
+    Its field filters, ``sort`` and ``limit`` (see ``library_query``).
+    """
+    return _library(request).query_sections(
+        sections,
+        kind,
+        sort=parse_sort(request.query.get("sort")),
+        conditions=parse_conditions(list(request.query.items())),
+        limit=_int_param(request, "limit"),
     )
 
 
@@ -654,17 +690,24 @@ async def get_section_collections(request: web.Request) -> web.Response:
     meta = (
         meta_node(section, collections=True) if _flag(request, "includeMeta") else None
     )
-    return _collections_answer(request, section, meta)
+    return _collections_answer(
+        request, [section], section_listing_attrs(section, section.top_kind), meta
+    )
 
 
 def _collections_answer(
-    request: web.Request, section: Section, meta: Node | None
+    request: web.Request,
+    sections: Sequence[Section],
+    attrs: dict[str, Any],
+    meta: Node | None,
 ) -> web.Response:
+    """The collections of ``sections`` whose title has ``title=``, by title."""
     library = _library(request)
     title = request.query.get("title", "").casefold()
     collections = sorted(
         (
             collection
+            for section in sections
             for collection in section.collections
             if title in collection.title.casefold()
         ),
@@ -672,7 +715,6 @@ def _collections_answer(
     )
     if request.query.get("sort", "").endswith(":desc"):
         collections.reverse()
-    attrs = section_listing_attrs(section, section.top_kind)
     return respond_page(
         request, attrs, collections, item_renderer(library, request), meta=meta
     )
@@ -1513,6 +1555,7 @@ def add_routes(app: web.Application, emu: PlexEmulator) -> None:
     router.add_get("/library/", get_library)
     router.add_get("/library/sections", get_sections)
     router.add_get("/library/sections/", get_sections)
+    router.add_get("/library/all", get_all)
     router.add_get("/library/recentlyAdded", get_recently_added)
     router.add_get("/library/onDeck", get_on_deck)
     router.add_get("/library/sections/{id}", get_section)

@@ -13,7 +13,8 @@ Play queues
     ``playqueue_1234.xml``: ``playQueueID``, ``playQueueSelectedItemID``,
     ``playQueueSelectedItemOffset``, ``playQueueSelectedMetadataItemID``,
     ``playQueueVersion``, ``playQueueTotalCount``, and items carrying
-    ``playQueueItemID``. Bad requests get ``400``, unknown queues ``404`` (the spec).
+    ``playQueueItemID`` (on the item and, as in ``playqueue_created.xml``, on its
+    ``Media``). Bad requests get ``400``, unknown queues ``404`` (the spec).
 
 Transient tokens
     ``/security/token?type=delegation&scope=all`` hands out the token that
@@ -315,11 +316,22 @@ class PlayQueueStore:
         return attrs, nodes
 
     def _item_node(self, item_id: int, item: Item) -> Node:
+        """A queued item: ``playQueueItemID`` on the item and on its ``Media``.
+
+        ``playqueue_created.xml`` carries the id on ``Media``; the spec (and
+        python-plexapi's ``Playable.playQueueItemID``) read it from the item.
+        """
         node = self.emu.library.item_node(item, detail=True, guids=False)
+        children = [
+            Node(child.tag, {**child.attrs, "playQueueItemID": item_id}, child.children)
+            if child.tag == "Media"
+            else child
+            for child in node.children
+        ]
         return Node(
             node.tag,
             {**node.attrs, "playQueueItemID": item_id},
-            node.children,
+            children,
             json_key="Metadata",
         )
 

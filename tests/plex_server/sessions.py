@@ -74,6 +74,18 @@ TRANSCODE_SPEED = 2.5
 """How many seconds of media the simulated transcoder makes per second."""
 TRANSCODE_BUFFER_MS = 60_000
 """How far ahead of the player the transcoder runs before it throttles."""
+TRANSCODE_WIDTH, TRANSCODE_HEIGHT = 1280, 720
+"""The size of the video the simulated transcoder makes (720p)."""
+TRANSCODE_AUDIO_BITRATE = 256
+"""kbps of the AAC stereo audio the transcoder makes (``session_base.xml``)."""
+TRANSCODED_AUDIO_STREAM: dict[str, Any] = {
+    "codec": "aac",
+    "channels": 2,
+    "audioChannelLayout": "stereo",
+    "bitrate": TRANSCODE_AUDIO_BITRATE,
+    "bitrateMode": "cbr",
+}
+"""What a transcoded audio ``Stream`` says of the transcoder's output."""
 LOCATIONS = ("lan", "wan")
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -685,49 +697,65 @@ class SessionManager:
 
     def _media_node(self, session: PlaySession, media: Node) -> Node:
         """The item's ``Media`` as this session plays it: decisions and selections."""
-        transcoding = session.transcoding
         attrs = dict(media.attrs)
-        if transcoding:
+        if session.transcoding:
             attrs |= _transcoded_media_attrs(session)
         attrs["selected"] = True
         parts = [
-            Node(
-                "Part",
-                {
-                    **part.attrs,
-                    **(
-                        {
-                            "container": attrs.get("container"),
-                            "protocol": attrs.get("protocol"),
-                        }
-                        if transcoding
-                        else {}
-                    ),
-                    "decision": "transcode" if transcoding else "directplay",
-                    "selected": True,
-                },
-                [
-                    self._stream_node(session, stream)
-                    for stream in _streams_in_use(part)
-                ],
-            )
+            self._part_node(session, part, attrs)
             for part in media.children
             if part.tag == "Part"
         ]
         return Node("Media", attrs, parts)
 
+    def _part_node(
+        self, session: PlaySession, part: Node, media_attrs: dict[str, Any]
+    ) -> Node:
+        """A ``Part`` with its decision and the streams in use.
+
+        A direct-played part is the library's file (its ``key`` included); a
+        transcoded one describes what the transcoder sends, like
+        ``session_base.xml``: no ``key`` or ``size`` of the file, but the output's
+        ``container``, ``protocol``, ``bitrate``, ``width`` and ``height``.
+        """
+        attrs = dict(part.attrs)
+        if session.transcoding:
+            for source_only in ("key", "size"):
+                attrs.pop(source_only, None)
+            attrs |= {
+                name: media_attrs.get(name)
+                for name in ("container", "protocol", "bitrate", "width", "height")
+            }
+        attrs |= {
+            "decision": "transcode" if session.transcoding else "directplay",
+            "selected": True,
+        }
+        streams = [
+            self._stream_node(session, stream) for stream in _streams_in_use(part)
+        ]
+        return Node("Part", attrs, streams)
+
     @staticmethod
     def _stream_node(session: PlaySession, stream: Node) -> Node:
-        """A ``Stream`` with the decision for its kind (video 1, audio 2)."""
+        """A ``Stream`` with the decision for its kind (video 1, audio 2).
+
+        A transcoded stream carries what the transcoder makes of it (H.264 720p,
+        AAC stereo at a constant bitrate, as ``session_base.xml``'s audio stream);
+        its titles still name the source, as Plex's do.
+        """
         attrs = dict(stream.attrs)
-        if attrs.get("streamType") == 1:
-            attrs["decision"] = session.video_decision or "directplay"
-            if session.transcoding:
-                attrs["location"] = "segments-video"
-        else:
-            attrs["decision"] = session.audio_decision or "directplay"
-            if session.transcoding:
-                attrs["location"] = "segments-audio"
+        video = attrs.get("streamType") == 1
+        requested = session.video_decision if video else session.audio_decision
+        decision = requested or "directplay"
+        attrs["decision"] = decision
+        if session.transcoding:
+            attrs["location"] = "segments-video" if video else "segments-audio"
+        if decision == "transcode":
+            attrs |= (
+                _transcoded_video_stream_attrs(session)
+                if video
+                else TRANSCODED_AUDIO_STREAM
+            )
         return Node("Stream", attrs)
 
     def transcode_node(
@@ -864,13 +892,25 @@ def _transcoded_media_attrs(session: PlaySession) -> dict[str, Any]:
     if session.video_decision == "transcode":
         attrs |= {
             "videoCodec": "h264",
-            "width": 1280,
-            "height": 720,
+            "width": TRANSCODE_WIDTH,
+            "height": TRANSCODE_HEIGHT,
             "videoResolution": "720",
         }
     if session.audio_decision == "transcode":
         attrs |= {"audioCodec": "aac", "audioChannels": 2}
     return attrs
+
+
+def _transcoded_video_stream_attrs(session: PlaySession) -> dict[str, Any]:
+    """The H.264 720p video the transcoder makes: the bandwidth left after the audio."""
+    return {
+        "codec": "h264",
+        "profile": "high",
+        "bitDepth": 8,
+        "width": TRANSCODE_WIDTH,
+        "height": TRANSCODE_HEIGHT,
+        "bitrate": max(0, session.bandwidth - TRANSCODE_AUDIO_BITRATE),
+    }
 
 
 def _in_family(item: Item, rating_key: int) -> bool:
