@@ -26,7 +26,7 @@ import hashlib
 import json
 from typing import Any, NamedTuple
 
-from .node import SINGLE_JSON_CHILDREN, Node, group_by_json_key, xml_value
+from .node import SINGLE_JSON_CHILDREN, XML_ESCAPES, Node, group_by_json_key, xml_value
 
 IDENTIFIER = "com.plexapp.plugins.library"
 MEDIA_TAG_PREFIX = "/system/bundle/media/flags/"
@@ -177,19 +177,6 @@ def path_safe(text: str) -> str:
     return text.replace("/", "-").replace(":", " -").replace("?", "")
 
 
-_XML_ESCAPES = str.maketrans(
-    {
-        "&": "&amp;",
-        "<": "&lt;",
-        ">": "&gt;",
-        '"': "&quot;",
-        "\n": "&#10;",
-        "\r": "&#13;",
-        "\t": "&#9;",
-    }
-)
-
-
 class SharedNode(Node):
     """A node that many items contain (a tag), rendered once for all of them."""
 
@@ -218,7 +205,7 @@ def render_xml(node: Node) -> str:
     for key, value in node.attrs.items():
         kind = type(value)
         if kind is str:
-            parts.append(f' {key}="{value.translate(_XML_ESCAPES)}"')
+            parts.append(f' {key}="{value.translate(XML_ESCAPES)}"')
         elif kind is int:
             parts.append(f' {key}="{value}"')
         elif kind is bool:

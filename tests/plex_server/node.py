@@ -27,7 +27,7 @@ from typing import Any
 
 Attrs = dict[str, Any]
 
-_XML_ESCAPES = str.maketrans(
+XML_ESCAPES = str.maketrans(
     {
         "&": "&amp;",
         "<": "&lt;",
@@ -61,7 +61,7 @@ def xml_value(value: Any) -> str:
         return "0"
     if isinstance(value, float):
         return repr(value) if value != int(value) else f"{value:.1f}"
-    return str(value).translate(_XML_ESCAPES)
+    return str(value).translate(XML_ESCAPES)
 
 
 class Node:

@@ -59,7 +59,7 @@ import requests
 from . import faults
 from .clock import Clock
 from .node import Node
-from .responses import wants_json
+from .responses import serve, wants_json
 
 if TYPE_CHECKING:
     from .server import PlexEmulator
@@ -367,11 +367,8 @@ class PlexTV:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve on ``host:port`` (0 picks a free port); returns the base URL."""
-        self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, host, port).start()
+        self._runner, self.port = await serve(self.app, host, port)
         self.host = host
-        self.port = int(self._runner.addresses[0][1])
         return self.url
 
     async def stop(self) -> None:

@@ -64,3 +64,16 @@ def error(status: int, message: str) -> web.Response:
     """An HTML error page, as Plex sends for 401/404/500 (clients read the status)."""
     body = f"<html><head><title>{message}</title></head><body><h1>{status} {message}</h1></body></html>"
     return web.Response(status=status, text=body, content_type="text/html")
+
+
+async def serve(
+    app: web.Application, host: str, port: int
+) -> tuple[web.AppRunner, int]:
+    """Serve ``app`` on ``host:port`` (0 picks a free port) on the running loop.
+
+    Returns the runner (``await runner.cleanup()`` stops it) and the bound port.
+    """
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner, int(runner.addresses[0][1])

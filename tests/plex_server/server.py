@@ -32,6 +32,7 @@ import uuid
 from aiohttp import web
 
 from .clock import Clock
+from .responses import serve
 
 if TYPE_CHECKING:
     from .library import Library
@@ -123,14 +124,8 @@ class PlexEmulator:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve on ``host:port`` (0 picks a free port); returns the base URL."""
-        self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        server = site._server
-        assert server is not None and server.sockets
+        self._runner, self.port = await serve(self.app, host, port)
         self.host = host
-        self.port = server.sockets[0].getsockname()[1]
         await self.sessions.start()
         return self.url
 
