@@ -67,6 +67,8 @@ in_env() {
     set -e
     rootfs=$1 repo=$2 shared=$3 cache=$4 cwd=$5 nenv=$6
     shift 6
+    # /tmp first: a repository or cache under /tmp is bind-mounted on top of it.
+    mount -t tmpfs tmpfs "$rootfs/tmp"
     mkdir -p "$rootfs$repo" "$rootfs$cache/pip"
     mount --bind "$repo" "$rootfs$repo"
     mount --bind "$cache/pip" "$rootfs$cache/pip"
@@ -77,7 +79,6 @@ in_env() {
     mount -t proc proc "$rootfs/proc"
     mount --rbind /dev "$rootfs/dev"
     mount --rbind /sys "$rootfs/sys"
-    mount -t tmpfs tmpfs "$rootfs/tmp"
     cp /etc/resolv.conf "$rootfs/etc/resolv.conf" 2>/dev/null || true
     envs=("${@:1:$nenv}")
     shift "$nenv"
