@@ -32,6 +32,23 @@ IDENTIFIER = "com.plexapp.plugins.library"
 MEDIA_TAG_PREFIX = "/system/bundle/media/flags/"
 MEDIA_TAG_VERSION = 1729522163
 
+
+def library_container_attrs(*, allow_sync: bool, **attrs: Any) -> dict[str, Any]:
+    """A library container's attributes, in the alphabetical order Plex writes them.
+
+    ``allowSync``, Plex's library ``identifier`` and media-tag pair, and ``attrs``.
+    ``size`` (which Plex writes first) is the caller's to put in front.
+    """
+    merged = {
+        "allowSync": allow_sync,
+        "identifier": IDENTIFIER,
+        "mediaTagPrefix": MEDIA_TAG_PREFIX,
+        "mediaTagVersion": MEDIA_TAG_VERSION,
+        **attrs,
+    }
+    return dict(sorted(merged.items()))
+
+
 # Plex's metadata type numbers (``type=`` of ``/library/sections/{id}/all``).
 TYPE_CODES: dict[str, int] = {
     "movie": 1,

@@ -22,13 +22,12 @@ from .auth import can_see_section, user_for_request
 from .items import (
     IDENTIFIER,
     KINDS_BY_CODE,
-    MEDIA_TAG_PREFIX,
-    MEDIA_TAG_VERSION,
     TYPE_CODES,
     Collection,
     Item,
     Playlist,
     Section,
+    library_container_attrs,
 )
 from .library import Library, LibraryError
 from .library_query import QueryError, parse_conditions, parse_page, parse_sort, tags_of
@@ -248,15 +247,12 @@ def _guarded(handler: Callable[[web.Request], Any]) -> Callable[[web.Request], A
 
 def library_attrs(section: Section) -> dict[str, Any]:
     """The attributes every container about one section carries."""
-    return {
-        "allowSync": section.type != "photo",
-        "identifier": IDENTIFIER,
-        "librarySectionID": section.id,
-        "librarySectionTitle": section.title,
-        "librarySectionUUID": section.uuid,
-        "mediaTagPrefix": MEDIA_TAG_PREFIX,
-        "mediaTagVersion": MEDIA_TAG_VERSION,
-    }
+    return library_container_attrs(
+        allow_sync=section.type != "photo",
+        librarySectionID=section.id,
+        librarySectionTitle=section.title,
+        librarySectionUUID=section.uuid,
+    )
 
 
 def section_listing_attrs(section: Section, kind: str) -> dict[str, Any]:
@@ -485,14 +481,13 @@ async def get_library(request: web.Request) -> web.Response:
     """``/library``: the library's top directories (``library.xml``)."""
     attrs = {
         "size": 3,
-        "allowSync": False,
-        "art": "/:/resources/library-art.png",
-        "content": "",
-        "identifier": IDENTIFIER,
-        "mediaTagPrefix": MEDIA_TAG_PREFIX,
-        "mediaTagVersion": MEDIA_TAG_VERSION,
-        "title1": "Plex Library",
-        "title2": "",
+        **library_container_attrs(
+            allow_sync=False,
+            art="/:/resources/library-art.png",
+            content="",
+            title1="Plex Library",
+            title2="",
+        ),
     }
     children = [
         Node("Directory", {"key": "sections", "title": "Library Sections"}),
@@ -507,11 +502,7 @@ async def get_sections(request: web.Request) -> web.Response:
     sections = _visible_sections(request)
     attrs = {
         "size": len(sections),
-        "allowSync": False,
-        "identifier": IDENTIFIER,
-        "mediaTagPrefix": MEDIA_TAG_PREFIX,
-        "mediaTagVersion": MEDIA_TAG_VERSION,
-        "title1": "Plex Library",
+        **library_container_attrs(allow_sync=False, title1="Plex Library"),
     }
     return media_container(request, attrs, [section.node() for section in sections])
 
@@ -553,17 +544,16 @@ async def get_section(request: web.Request) -> web.Response:
     )
     attrs = {
         "size": len(directories),
-        "allowSync": section.type != "photo",
-        "art": f"/:/resources/{resource}-fanart.jpg",
-        "content": "secondary",
-        "identifier": IDENTIFIER,
-        "librarySectionID": section.id,
-        "mediaTagPrefix": MEDIA_TAG_PREFIX,
-        "mediaTagVersion": MEDIA_TAG_VERSION,
-        "thumb": f"/:/resources/{resource}.png",
-        "title1": section.title,
-        "viewGroup": "secondary",
-        "viewMode": 65592,
+        **library_container_attrs(
+            allow_sync=section.type != "photo",
+            art=f"/:/resources/{resource}-fanart.jpg",
+            content="secondary",
+            librarySectionID=section.id,
+            thumb=f"/:/resources/{resource}.png",
+            title1=section.title,
+            viewGroup="secondary",
+            viewMode=65592,
+        ),
     }
     return media_container(request, attrs, directories)
 
@@ -603,12 +593,7 @@ async def get_all(request: web.Request) -> web.Response:
     sections = _visible_sections(request)
     code = _int_param(request, "type")
     kind = None if code is None else KINDS_BY_CODE.get(code, "")
-    attrs = {
-        "allowSync": True,
-        "identifier": IDENTIFIER,
-        "mediaTagPrefix": MEDIA_TAG_PREFIX,
-        "mediaTagVersion": MEDIA_TAG_VERSION,
-    }
+    attrs = library_container_attrs(allow_sync=True)
     if kind == "collection":
         return _collections_answer(request, sections, attrs, None)
     items = _query_items(request, sections, kind)
@@ -732,17 +717,16 @@ async def get_section_sorts(request: web.Request) -> web.Response:
     directories = [sort_node(section, kind, *spec) for spec in SORTS.get(kind, ())]
     attrs = {
         "size": len(directories),
-        "allowSync": False,
-        "art": f"/:/resources/{resource}-fanart.jpg",
-        "content": "secondary",
-        "identifier": IDENTIFIER,
-        "mediaTagPrefix": MEDIA_TAG_PREFIX,
-        "mediaTagVersion": MEDIA_TAG_VERSION,
-        "nocache": True,
-        "thumb": f"/:/resources/{resource}.png",
-        "title1": section.title,
-        "viewGroup": "secondary",
-        "viewMode": 65592,
+        **library_container_attrs(
+            allow_sync=False,
+            art=f"/:/resources/{resource}-fanart.jpg",
+            content="secondary",
+            nocache=True,
+            thumb=f"/:/resources/{resource}.png",
+            title1=section.title,
+            viewGroup="secondary",
+            viewMode=65592,
+        ),
     }
     return media_container(request, attrs, directories)
 
@@ -760,14 +744,13 @@ async def get_section_filters(request: web.Request) -> web.Response:
         node.tag = "Directory"
     attrs = {
         "size": len(directories),
-        "allowSync": False,
-        "content": "secondary",
-        "identifier": IDENTIFIER,
-        "mediaTagPrefix": MEDIA_TAG_PREFIX,
-        "mediaTagVersion": MEDIA_TAG_VERSION,
-        "title1": section.title,
-        "viewGroup": "secondary",
-        "viewMode": 65592,
+        **library_container_attrs(
+            allow_sync=False,
+            content="secondary",
+            title1=section.title,
+            viewGroup="secondary",
+            viewMode=65592,
+        ),
     }
     return media_container(request, attrs, directories)
 
@@ -787,14 +770,13 @@ async def get_section_first_character(request: web.Request) -> web.Response:
     ]
     attrs = {
         "size": len(directories),
-        "allowSync": False,
-        "identifier": IDENTIFIER,
-        "mediaTagPrefix": MEDIA_TAG_PREFIX,
-        "mediaTagVersion": MEDIA_TAG_VERSION,
-        "title1": section.title,
-        "title2": "All",
-        "viewGroup": "secondary",
-        "viewMode": 65592,
+        **library_container_attrs(
+            allow_sync=False,
+            title1=section.title,
+            title2="All",
+            viewGroup="secondary",
+            viewMode=65592,
+        ),
     }
     return media_container(request, attrs, directories)
 
@@ -826,14 +808,13 @@ async def get_section_tag_list(request: web.Request) -> web.Response:
     ]
     attrs = {
         "size": len(directories),
-        "allowSync": False,
-        "content": "secondary",
-        "identifier": IDENTIFIER,
-        "mediaTagPrefix": MEDIA_TAG_PREFIX,
-        "mediaTagVersion": MEDIA_TAG_VERSION,
-        "title1": section.title,
-        "viewGroup": "secondary",
-        "viewMode": 65592,
+        **library_container_attrs(
+            allow_sync=False,
+            content="secondary",
+            title1=section.title,
+            viewGroup="secondary",
+            viewMode=65592,
+        ),
     }
     return media_container(request, attrs, directories)
 
@@ -877,13 +858,7 @@ async def cancel_refresh(request: web.Request) -> web.Response:
 async def get_recently_added(request: web.Request) -> web.Response:
     """``/library/recentlyAdded``: across the sections this user may see."""
     library = _library(request)
-    attrs = {
-        "allowSync": True,
-        "identifier": IDENTIFIER,
-        "mediaTagPrefix": MEDIA_TAG_PREFIX,
-        "mediaTagVersion": MEDIA_TAG_VERSION,
-        "mixedParents": True,
-    }
+    attrs = library_container_attrs(allow_sync=True, mixedParents=True)
     items = library.recently_added(_visible_sections(request))
     return respond_page(request, attrs, items, item_renderer(library, request))
 
@@ -892,13 +867,7 @@ async def get_recently_added(request: web.Request) -> web.Response:
 async def get_on_deck(request: web.Request) -> web.Response:
     """``/library/onDeck``: across the sections this user may see."""
     library = _library(request)
-    attrs = {
-        "allowSync": False,
-        "identifier": IDENTIFIER,
-        "mediaTagPrefix": MEDIA_TAG_PREFIX,
-        "mediaTagVersion": MEDIA_TAG_VERSION,
-        "mixedParents": True,
-    }
+    attrs = library_container_attrs(allow_sync=False, mixedParents=True)
     items = library.on_deck(_visible_sections(request))
     return respond_page(request, attrs, items, item_renderer(library, request))
 
@@ -934,12 +903,7 @@ async def get_metadata(request: web.Request) -> web.Response:
     if len(sections) == 1:
         attrs |= library_attrs(library.section(sections.pop()))
     else:
-        attrs |= {
-            "allowSync": True,
-            "identifier": IDENTIFIER,
-            "mediaTagPrefix": MEDIA_TAG_PREFIX,
-            "mediaTagVersion": MEDIA_TAG_VERSION,
-        }
+        attrs |= library_container_attrs(allow_sync=True)
     guids = _flag(request, "includeGuids")
     children = [_detail_node(library, obj, guids) for obj in found]
     return media_container(request, attrs, children)

@@ -58,7 +58,7 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from .auth import user_for_request
-from .items import IDENTIFIER, MEDIA_TAG_PREFIX, MEDIA_TAG_VERSION
+from .items import IDENTIFIER, library_container_attrs
 from .node import Node, xml_value
 from .players import PAUSED, PLAYING, REPLY_OK, STOPPED, Player
 from .responses import error, media_container
@@ -297,21 +297,20 @@ class PlayQueueStore:
         selected = queue.selected_item
         attrs: dict[str, Any] = {
             "size": len(nodes),
-            "identifier": IDENTIFIER,
-            **_section_attrs(items),
-            "mediaTagPrefix": MEDIA_TAG_PREFIX,
-            "mediaTagVersion": MEDIA_TAG_VERSION,
-            "playQueueID": queue.id,
-            "playQueueSelectedItemID": queue.selected_item_id,
-            "playQueueSelectedItemOffset": queue.selected,
-            "playQueueSelectedMetadataItemID": selected.rating_key
-            if selected is not None
-            else None,
-            "playQueueShuffled": queue.shuffled,
-            "playQueueSourceURI": queue.source_uri,
-            "playQueueTotalCount": len(queue.entries),
-            "playQueueVersion": queue.version,
-            "allowSync": True,
+            **library_container_attrs(
+                allow_sync=True,
+                **_section_attrs(items),
+                playQueueID=queue.id,
+                playQueueSelectedItemID=queue.selected_item_id,
+                playQueueSelectedItemOffset=queue.selected,
+                playQueueSelectedMetadataItemID=(
+                    selected.rating_key if selected is not None else None
+                ),
+                playQueueShuffled=queue.shuffled,
+                playQueueSourceURI=queue.source_uri,
+                playQueueTotalCount=len(queue.entries),
+                playQueueVersion=queue.version,
+            ),
         }
         return attrs, nodes
 
