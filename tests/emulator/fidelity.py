@@ -353,6 +353,8 @@ TRACK_QUEUE_PARAMS: Mapping[str, str] = {
 }
 
 # Plex's metadata type numbers, for ``type=`` of ``/library/sections/{id}/all``.
+# Written out here rather than imported from the emulator, so that a wrong code
+# in the emulator's own table fails these tests instead of agreeing with them.
 TYPE_CODES = {
     "movie": 1,
     "show": 2,
