@@ -23,12 +23,13 @@ import xml.etree.ElementTree as ET
 import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
-# Plex's numeric item types by section type: every kind of item a section holds.
+# Plex's numeric item types by section type: every kind of item a section holds
+# (14 is the photo album, 13 the photo).
 TYPES_BY_SECTION = {
     "movie": [1],
     "show": [2, 3, 4],
     "artist": [8, 9, 10],
-    "photo": [13],
+    "photo": [14, 13],
 }
 
 
