@@ -45,6 +45,9 @@ from .fidelity import (
     load_capture,
 )
 
+# Every test here reads the reference material (see ``plex_reference``).
+pytestmark = pytest.mark.usefixtures("plex_reference")
+
 # What python-plexapi's LibrarySection._loadFilters sends (HA core's conftest mocks
 # exactly these URLs for the *_metadata / *_collections captures).
 META_PARAMS = {

@@ -49,6 +49,9 @@ from .fidelity import (
     spec_registry,
 )
 
+# Every test here reads the reference material (see ``plex_reference``).
+pytestmark = pytest.mark.usefixtures("plex_reference")
+
 NOT_IN_SPEC: dict[str, str] = {
     "/library": "no such path in the spec",
     "/library/recentlyAdded": "no such path in the spec (its hubs: /hubs, /hubs/sections/{sectionId})",
