@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from .responses import error
+from .responses import error, plex_header
 
 if TYPE_CHECKING:
     from .server import PlexEmulator
@@ -81,7 +81,7 @@ def user_for_token(emu: PlexEmulator, token: str | None) -> PlexUser | None:
 
 def request_token(request: web.Request) -> str | None:
     """The token a request carries (header first, then query)."""
-    return request.headers.get("X-Plex-Token") or request.query.get("X-Plex-Token")
+    return plex_header(request, "X-Plex-Token")
 
 
 def user_for_request(request: web.Request) -> PlexUser | None:

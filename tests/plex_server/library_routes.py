@@ -32,7 +32,7 @@ from .items import (
 from .library import Library, LibraryError
 from .library_query import QueryError, parse_conditions, parse_page, parse_sort, tags_of
 from .node import Node
-from .responses import empty, error, media_container, paged_headers
+from .responses import empty, error, media_container, paged_headers, plex_header
 
 if TYPE_CHECKING:
     from .server import PlexEmulator
@@ -1426,9 +1426,7 @@ async def timeline(request: web.Request) -> web.Response:
     library = _library(request)
     if state != "buffering":
         library.set_progress(item.rating_key, position)
-    client = request.headers.get("X-Plex-Client-Identifier") or request.query.get(
-        "X-Plex-Client-Identifier"
-    )
+    client = plex_header(request, "X-Plex-Client-Identifier")
     for hook in list(library.timeline_hooks):
         hook(item, state, position, client)
     return empty(request)

@@ -59,7 +59,7 @@ import requests
 from . import faults
 from .clock import Clock
 from .node import Node
-from .responses import serve, wants_json
+from .responses import plex_header, serve, wants_json
 
 if TYPE_CHECKING:
     from .server import PlexEmulator
@@ -398,13 +398,11 @@ class PlexTV:
         return app
 
     def _authenticated(self, request: web.Request) -> Account | None:
-        token = request.headers.get("X-Plex-Token") or request.query.get("X-Plex-Token")
+        token = plex_header(request, "X-Plex-Token")
         return self._state.accounts.get(token) if token else None
 
     async def _post_pin(self, request: web.Request) -> web.Response:
-        client_identifier = request.headers.get(
-            "X-Plex-Client-Identifier"
-        ) or request.query.get("X-Plex-Client-Identifier")
+        client_identifier = plex_header(request, "X-Plex-Client-Identifier")
         if not client_identifier:
             return errors_response(request, 400, ERROR_NO_CLIENT_ID)
         strong = request.query.get("strong", "").lower() in ("1", "true")
@@ -413,9 +411,7 @@ class PlexTV:
         return pin_response(request, pin.as_json(self.clock.now()), status=201)
 
     async def _get_pin(self, request: web.Request) -> web.Response:
-        client_identifier = request.headers.get(
-            "X-Plex-Client-Identifier"
-        ) or request.query.get("X-Plex-Client-Identifier")
+        client_identifier = plex_header(request, "X-Plex-Client-Identifier")
         if not client_identifier:
             return errors_response(request, 400, ERROR_NO_CLIENT_ID)
         try:

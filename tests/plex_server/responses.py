@@ -47,6 +47,11 @@ def media_container(
     )
 
 
+def plex_header(request: web.Request, name: str) -> str | None:
+    """An ``X-Plex-*`` value, which Plex takes as a header or as a query parameter."""
+    return request.headers.get(name) or request.query.get(name)
+
+
 def paged_headers(start: int, total: int) -> dict[str, str]:
     """The paging headers Plex adds to a paged container."""
     return {
