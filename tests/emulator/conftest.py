@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
+
+from tests.plex_server import PlexEmulator
 
 from .fidelity import CAPTURES_DIR, REFERENCE_DIR, SPEC_PATH
 
@@ -24,3 +28,14 @@ def plex_reference() -> Path:
             pytrace=False,
         )
     return REFERENCE_DIR
+
+
+@pytest.fixture
+async def owner_http(
+    plex_server: PlexEmulator,
+) -> AsyncIterator[aiohttp.ClientSession]:
+    """A client session on the emulated server that sends the owner's token."""
+    async with aiohttp.ClientSession(
+        base_url=plex_server.url, headers={"X-Plex-Token": plex_server.token}
+    ) as session:
+        yield session

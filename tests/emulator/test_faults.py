@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 import json
 
 import aiohttp
@@ -12,15 +11,6 @@ import pytest
 from tests.plex_server import PlexEmulator
 
 NOTIFICATIONS = "/:/websockets/notifications"
-
-
-@pytest.fixture
-async def client(plex_server: PlexEmulator) -> AsyncIterator[aiohttp.ClientSession]:
-    """A client session that sends the owner's token."""
-    async with aiohttp.ClientSession(
-        base_url=plex_server.url, headers={"X-Plex-Token": plex_server.token}
-    ) as session:
-        yield session
 
 
 @pytest.mark.parametrize(
@@ -33,108 +23,111 @@ async def client(plex_server: PlexEmulator) -> AsyncIterator[aiohttp.ClientSessi
     ],
 )
 async def test_status_fault_answers_plex_error_page(
-    plex_server: PlexEmulator, client: aiohttp.ClientSession, status: int, title: str
+    plex_server: PlexEmulator,
+    owner_http: aiohttp.ClientSession,
+    status: int,
+    title: str,
 ) -> None:
     fault = plex_server.faults.add("/identity", status=status, times=1)
 
-    async with client.get("/identity") as response:
+    async with owner_http.get("/identity") as response:
         assert response.status == status
         assert response.content_type == "text/html"
         assert f"<title>{title}</title>" in await response.text()
     assert fault.fired == 1
     assert plex_server.faults.faults == []
 
-    async with client.get("/identity") as response:
+    async with owner_http.get("/identity") as response:
         assert response.status == 200
         root = fromstring(await response.text())
     assert root.get("machineIdentifier") == plex_server.machine_identifier
 
 
 async def test_fault_matches_route_template(
-    plex_server: PlexEmulator, client: aiohttp.ClientSession
+    plex_server: PlexEmulator, owner_http: aiohttp.ClientSession
 ) -> None:
     rating_key = next(iter(plex_server.library.items))
     fault = plex_server.faults.add("/library/metadata/{ids}", status=404)
 
-    async with client.get(f"/library/metadata/{rating_key}") as response:
+    async with owner_http.get(f"/library/metadata/{rating_key}") as response:
         assert response.status == 404
-    async with client.get(f"/library/metadata/{rating_key}/children") as response:
+    async with owner_http.get(f"/library/metadata/{rating_key}/children") as response:
         assert response.status != 404  # another route: /library/metadata/{id}/children
     assert fault.fired == 1
 
 
 async def test_fault_matches_glob(
-    plex_server: PlexEmulator, client: aiohttp.ClientSession
+    plex_server: PlexEmulator, owner_http: aiohttp.ClientSession
 ) -> None:
     fault = plex_server.faults.add("/library/sections/*/all", status=500)
 
-    async with client.get("/library/sections/1/all") as response:
+    async with owner_http.get("/library/sections/1/all") as response:
         assert response.status == 500
-    async with client.get("/library/sections/1") as response:
+    async with owner_http.get("/library/sections/1") as response:
         assert response.status == 200
-    async with client.get("/library/sections") as response:
+    async with owner_http.get("/library/sections") as response:
         assert response.status == 200
     assert fault.fired == 1
 
 
 async def test_fault_limited_to_method(
-    plex_server: PlexEmulator, client: aiohttp.ClientSession
+    plex_server: PlexEmulator, owner_http: aiohttp.ClientSession
 ) -> None:
     fault = plex_server.faults.add("/identity", status=503, method="post")
 
-    async with client.get("/identity") as response:
+    async with owner_http.get("/identity") as response:
         assert response.status == 200
     assert fault.fired == 0
 
 
 async def test_times_expires_after_that_many_requests(
-    plex_server: PlexEmulator, client: aiohttp.ClientSession
+    plex_server: PlexEmulator, owner_http: aiohttp.ClientSession
 ) -> None:
     plex_server.faults.add("/identity", status=500, times=2)
 
     statuses = []
     for _ in range(3):
-        async with client.get("/identity") as response:
+        async with owner_http.get("/identity") as response:
             statuses.append(response.status)
 
     assert statuses == [500, 500, 200]
 
 
 async def test_fault_until_cleared(
-    plex_server: PlexEmulator, client: aiohttp.ClientSession
+    plex_server: PlexEmulator, owner_http: aiohttp.ClientSession
 ) -> None:
     fault = plex_server.faults.add("/identity", status=503)
     for _ in range(3):
-        async with client.get("/identity") as response:
+        async with owner_http.get("/identity") as response:
             assert response.status == 503
     assert fault.fired == 3
 
     plex_server.faults.clear()
-    async with client.get("/identity") as response:
+    async with owner_http.get("/identity") as response:
         assert response.status == 200
 
 
 async def test_reset_aborts_the_connection(
-    plex_server: PlexEmulator, client: aiohttp.ClientSession
+    plex_server: PlexEmulator, owner_http: aiohttp.ClientSession
 ) -> None:
     fault = plex_server.faults.add("/identity", reset=True)
 
     with pytest.raises(aiohttp.ClientConnectionError):
-        async with client.get("/identity") as response:
+        async with owner_http.get("/identity") as response:
             await response.read()
 
     assert fault.fired >= 1
     plex_server.faults.remove(fault)
-    async with client.get("/identity") as response:
+    async with owner_http.get("/identity") as response:
         assert response.status == 200
 
 
 async def test_truncated_body(
-    plex_server: PlexEmulator, client: aiohttp.ClientSession
+    plex_server: PlexEmulator, owner_http: aiohttp.ClientSession
 ) -> None:
     plex_server.faults.add("/library/sections", truncate=True, times=1)
 
-    async with client.get("/library/sections") as response:
+    async with owner_http.get("/library/sections") as response:
         assert response.status == 200
         with pytest.raises(aiohttp.ClientPayloadError):
             await response.read()
@@ -142,11 +135,13 @@ async def test_truncated_body(
 
 @pytest.mark.parametrize("accept", ["application/xml", "application/json"])
 async def test_malformed_body(
-    plex_server: PlexEmulator, client: aiohttp.ClientSession, accept: str
+    plex_server: PlexEmulator, owner_http: aiohttp.ClientSession, accept: str
 ) -> None:
     plex_server.faults.add("/library/sections", malformed=True, times=1)
 
-    async with client.get("/library/sections", headers={"Accept": accept}) as response:
+    async with owner_http.get(
+        "/library/sections", headers={"Accept": accept}
+    ) as response:
         assert response.status == 200
         body = await response.text()
 
@@ -156,30 +151,32 @@ async def test_malformed_body(
 
 
 async def test_latency_delays_the_answer(
-    plex_server: PlexEmulator, client: aiohttp.ClientSession
+    plex_server: PlexEmulator, owner_http: aiohttp.ClientSession
 ) -> None:
     fault = plex_server.faults.add("/identity", latency=0.2, times=1)
 
     with pytest.raises(TimeoutError):
-        async with client.get("/identity", timeout=aiohttp.ClientTimeout(total=0.01)):
+        async with owner_http.get(
+            "/identity", timeout=aiohttp.ClientTimeout(total=0.01)
+        ):
             pass
 
     assert fault.fired == 1
 
 
 async def test_latency_with_status(
-    plex_server: PlexEmulator, client: aiohttp.ClientSession
+    plex_server: PlexEmulator, owner_http: aiohttp.ClientSession
 ) -> None:
     plex_server.faults.add("/identity", latency=0.001, status=503, times=1)
 
-    async with client.get("/identity") as response:
+    async with owner_http.get("/identity") as response:
         assert response.status == 503
 
 
 async def test_ws_drop_cuts_open_websockets_once(
-    plex_server: PlexEmulator, client: aiohttp.ClientSession
+    plex_server: PlexEmulator, owner_http: aiohttp.ClientSession
 ) -> None:
-    socket = await client.ws_connect(NOTIFICATIONS)
+    socket = await owner_http.ws_connect(NOTIFICATIONS)
     fault = plex_server.faults.add(NOTIFICATIONS, ws_drop=True, times=1)
 
     message = await socket.receive(timeout=5)
@@ -188,22 +185,22 @@ async def test_ws_drop_cuts_open_websockets_once(
     assert fault.fired == 1
     assert plex_server.faults.faults == []
 
-    again = await client.ws_connect(NOTIFICATIONS)
+    again = await owner_http.ws_connect(NOTIFICATIONS)
     assert not again.closed
     await again.close()
 
 
 async def test_ws_drop_refuses_new_websockets_until_cleared(
-    plex_server: PlexEmulator, client: aiohttp.ClientSession
+    plex_server: PlexEmulator, owner_http: aiohttp.ClientSession
 ) -> None:
     fault = plex_server.faults.add(NOTIFICATIONS, ws_drop=True)
 
     with pytest.raises(aiohttp.ClientConnectionError):
-        await client.ws_connect(NOTIFICATIONS)
+        await owner_http.ws_connect(NOTIFICATIONS)
     assert fault.fired >= 1
 
     plex_server.faults.clear()
-    socket = await client.ws_connect(NOTIFICATIONS)
+    socket = await owner_http.ws_connect(NOTIFICATIONS)
     assert not socket.closed
     await socket.close()
 
@@ -227,7 +224,7 @@ def test_bad_faults_are_refused(
 
 
 async def test_counts_per_template_and_path(
-    plex_server: PlexEmulator, client: aiohttp.ClientSession
+    plex_server: PlexEmulator, owner_http: aiohttp.ClientSession
 ) -> None:
     plex_server.faults.add("/library/sections/2/all", status=500, times=1)
     for path in (
@@ -235,9 +232,9 @@ async def test_counts_per_template_and_path(
         "/library/sections/2/all",
         "/library/sections/1/all",
     ):
-        async with client.get(path):
+        async with owner_http.get(path):
             pass
-    async with client.get("/identity"):
+    async with owner_http.get("/identity"):
         pass
 
     faults = plex_server.faults
@@ -254,13 +251,13 @@ async def test_counts_per_template_and_path(
 
 
 async def test_control_api_is_neither_counted_nor_faulted(
-    plex_server: PlexEmulator, client: aiohttp.ClientSession
+    plex_server: PlexEmulator, owner_http: aiohttp.ClientSession
 ) -> None:
     plex_server.faults.add("*", status=503)
 
-    async with client.get("/_emulator/counts") as response:
+    async with owner_http.get("/_emulator/counts") as response:
         assert response.status == 200
-    async with client.get("/identity") as response:
+    async with owner_http.get("/identity") as response:
         assert response.status == 503
 
     assert plex_server.faults.count("/_emulator/counts") == 0

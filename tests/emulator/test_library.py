@@ -7,7 +7,6 @@ state, changes and their notifications, images, and the generator behind it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 import struct
 from typing import Any
@@ -26,20 +25,11 @@ NOTIFICATION_TIMEOUT = 5  # a safety net; notifications are published synchronou
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture
-async def http(plex_server: PlexEmulator) -> AsyncIterator[aiohttp.ClientSession]:
-    """A client session that sends the owner's token."""
-    async with aiohttp.ClientSession(
-        base_url=plex_server.url, headers={"X-Plex-Token": plex_server.token}
-    ) as session:
-        yield session
-
-
 async def get_xml(
-    http: aiohttp.ClientSession, path: str, **kwargs: Any
+    owner_http: aiohttp.ClientSession, path: str, **kwargs: Any
 ) -> tuple[Element, dict[str, str]]:
     """GET a path; the parsed XML root and the response headers (asserts 200)."""
-    async with http.get(path, **kwargs) as response:
+    async with owner_http.get(path, **kwargs) as response:
         body = await response.text()
         assert response.status == 200, body
         assert response.content_type == "text/xml"
@@ -47,11 +37,11 @@ async def get_xml(
 
 
 async def get_json(
-    http: aiohttp.ClientSession, path: str, **kwargs: Any
+    owner_http: aiohttp.ClientSession, path: str, **kwargs: Any
 ) -> dict[str, Any]:
     """GET a path as JSON; its ``MediaContainer`` (asserts 200)."""
     headers = {"Accept": "application/json", **kwargs.pop("headers", {})}
-    async with http.get(path, headers=headers, **kwargs) as response:
+    async with owner_http.get(path, headers=headers, **kwargs) as response:
         assert response.status == 200, await response.text()
         assert response.content_type == "application/json"
         data: dict[str, Any] = (await response.json())["MediaContainer"]
@@ -59,10 +49,10 @@ async def get_json(
 
 
 async def status_of(
-    http: aiohttp.ClientSession, method: str, path: str, **kwargs: Any
+    owner_http: aiohttp.ClientSession, method: str, path: str, **kwargs: Any
 ) -> int:
     """The status of one request."""
-    async with http.request(method, path, **kwargs) as response:
+    async with owner_http.request(method, path, **kwargs) as response:
         await response.read()
         return response.status
 
@@ -80,9 +70,9 @@ def movies(emu: PlexEmulator) -> list[Item]:
 # -- sections -----------------------------------------------------------------------
 
 
-async def test_sections_in_xml_and_json(http: aiohttp.ClientSession) -> None:
+async def test_sections_in_xml_and_json(owner_http: aiohttp.ClientSession) -> None:
     """``/library/sections`` lists the four sections, with their Location, in both forms."""
-    root, _ = await get_xml(http, "/library/sections")
+    root, _ = await get_xml(owner_http, "/library/sections")
     assert root.attrib["size"] == "4"
     assert root.attrib["identifier"] == "com.plexapp.plugins.library"
     sections = [(d.attrib["key"], d.attrib["type"], d.attrib["title"]) for d in root]
@@ -95,7 +85,7 @@ async def test_sections_in_xml_and_json(http: aiohttp.ClientSession) -> None:
     assert root[0].find("Location").attrib["path"] == "/data/movies"
     assert root[0].attrib["agent"] == "tv.plex.agents.movie"
 
-    data = await get_json(http, "/library/sections")
+    data = await get_json(owner_http, "/library/sections")
     assert data["size"] == 4
     assert data["Directory"][1]["type"] == "show"
     assert data["Directory"][1]["Location"] == [{"id": 2, "path": "/data/tv"}]
@@ -103,10 +93,10 @@ async def test_sections_in_xml_and_json(http: aiohttp.ClientSession) -> None:
 
 
 async def test_section_all_lists_movies_with_media(
-    http: aiohttp.ClientSession, plex_server: PlexEmulator
+    owner_http: aiohttp.ClientSession, plex_server: PlexEmulator
 ) -> None:
     """``/all`` lists every movie by title, each with Media > Part and tags."""
-    root, _ = await get_xml(http, "/library/sections/1/all")
+    root, _ = await get_xml(owner_http, "/library/sections/1/all")
     assert root.attrib["size"] == str(len(movies(plex_server)))
     assert "totalSize" not in root.attrib  # only paged answers carry it
     assert root.attrib["librarySectionID"] == "1"
@@ -127,16 +117,16 @@ async def test_section_all_lists_movies_with_media(
 
 @pytest.mark.parametrize("where", ["header", "query"])
 async def test_paging(
-    http: aiohttp.ClientSession, plex_server: PlexEmulator, where: str
+    owner_http: aiohttp.ClientSession, plex_server: PlexEmulator, where: str
 ) -> None:
     """Container start/size page the list, as header or query, with totalSize/offset."""
-    everything, _ = await get_xml(http, "/library/sections/1/all")
+    everything, _ = await get_xml(owner_http, "/library/sections/1/all")
     total = len(movies(plex_server))
     seen: list[str] = []
     for start in range(0, total, 5):
         paging = {"X-Plex-Container-Start": str(start), "X-Plex-Container-Size": "5"}
         extra = {"headers": paging} if where == "header" else {"params": paging}
-        root, headers = await get_xml(http, "/library/sections/1/all", **extra)
+        root, headers = await get_xml(owner_http, "/library/sections/1/all", **extra)
         assert root.attrib["totalSize"] == str(total)
         assert root.attrib["offset"] == str(start)
         assert root.attrib["size"] == str(min(5, total - start))
@@ -147,28 +137,28 @@ async def test_paging(
 
 
 async def test_size_zero_counts_only(
-    http: aiohttp.ClientSession, plex_server: PlexEmulator
+    owner_http: aiohttp.ClientSession, plex_server: PlexEmulator
 ) -> None:
     """Size 0 answers the total alone (``library_tvshows_size_episodes.xml``)."""
     params = {"type": "4", "X-Plex-Container-Start": "0", "X-Plex-Container-Size": "0"}
-    root, _ = await get_xml(http, "/library/sections/2/all", params=params)
+    root, _ = await get_xml(owner_http, "/library/sections/2/all", params=params)
     assert root.attrib["size"] == "0"
     assert root.attrib["totalSize"] == str(plex_server.library.count("episode"))
     assert len(root) == 0
 
 
-async def test_paging_errors(http: aiohttp.ClientSession) -> None:
+async def test_paging_errors(owner_http: aiohttp.ClientSession) -> None:
     """Paging values that are not numbers are a bad request."""
     assert (
         await status_of(
-            http,
+            owner_http,
             "GET",
             "/library/sections/1/all",
             params={"X-Plex-Container-Start": "x"},
         )
         == 400
     )
-    assert await status_of(http, "GET", "/library/sections/9/all") == 404
+    assert await status_of(owner_http, "GET", "/library/sections/9/all") == 404
 
 
 TYPES = {
@@ -186,12 +176,12 @@ TYPES = {
 
 @pytest.mark.parametrize("code", sorted(TYPES))
 async def test_type(
-    http: aiohttp.ClientSession, plex_server: PlexEmulator, code: int
+    owner_http: aiohttp.ClientSession, plex_server: PlexEmulator, code: int
 ) -> None:
     """``type=`` lists one kind of a section."""
     section, kind, tag = TYPES[code]
     root, _ = await get_xml(
-        http, f"/library/sections/{section}/all", params={"type": str(code)}
+        owner_http, f"/library/sections/{section}/all", params={"type": str(code)}
     )
     assert int(root.attrib["size"]) == plex_server.library.count(kind) > 0
     assert {child.tag for child in root} == {tag}
@@ -200,26 +190,30 @@ async def test_type(
     }
 
 
-async def test_type_of_another_section_is_empty(http: aiohttp.ClientSession) -> None:
+async def test_type_of_another_section_is_empty(
+    owner_http: aiohttp.ClientSession,
+) -> None:
     """Asking a show section for movies finds nothing."""
-    root, _ = await get_xml(http, "/library/sections/2/all", params={"type": "1"})
+    root, _ = await get_xml(owner_http, "/library/sections/2/all", params={"type": "1"})
     assert root.attrib["size"] == "0"
 
 
-async def test_sort(http: aiohttp.ClientSession, plex_server: PlexEmulator) -> None:
+async def test_sort(
+    owner_http: aiohttp.ClientSession, plex_server: PlexEmulator
+) -> None:
     """``sort=`` orders by a field, ``:desc`` reverses, kinds may prefix fields."""
     root, _ = await get_xml(
-        http, "/library/sections/1/all", params={"sort": "addedAt:desc"}
+        owner_http, "/library/sections/1/all", params={"sort": "addedAt:desc"}
     )
     added = [int(video.attrib["addedAt"]) for video in root]
     assert added == sorted(added, reverse=True)
     root, _ = await get_xml(
-        http, "/library/sections/1/all", params={"sort": "movie.year"}
+        owner_http, "/library/sections/1/all", params={"sort": "movie.year"}
     )
     years = [int(video.attrib["year"]) for video in root]
     assert years == sorted(years)
     params = {"type": "4", "sort": "episode.addedAt:desc"}
-    root, _ = await get_xml(http, "/library/sections/2/all", params=params)
+    root, _ = await get_xml(owner_http, "/library/sections/2/all", params=params)
     assert keys(root)[0] == str(
         max(
             plex_server.library.sections[2].by_kind["episode"], key=lambda e: e.added_at
@@ -227,88 +221,94 @@ async def test_sort(http: aiohttp.ClientSession, plex_server: PlexEmulator) -> N
     )
 
 
-async def test_title_filters(http: aiohttp.ClientSession) -> None:
+async def test_title_filters(owner_http: aiohttp.ClientSession) -> None:
     """``title=`` contains, ``title==`` is, ``title<=`` begins with (case-insensitive)."""
-    root, _ = await get_xml(http, "/library/sections/1/all?title=matrix")
+    root, _ = await get_xml(owner_http, "/library/sections/1/all?title=matrix")
     assert [v.attrib["title"] for v in root] == [
         "The Matrix",
         "The Matrix Reloaded",
         "The Matrix Revolutions",
     ]
-    root, _ = await get_xml(http, "/library/sections/1/all?title==the%20matrix")
+    root, _ = await get_xml(owner_http, "/library/sections/1/all?title==the%20matrix")
     assert [v.attrib["title"] for v in root] == ["The Matrix"]
-    root, _ = await get_xml(http, "/library/sections/1/all?title%3C=back%20to")
+    root, _ = await get_xml(owner_http, "/library/sections/1/all?title%3C=back%20to")
     assert {v.attrib["title"] for v in root} == {
         "Back to the Future",
         "Back to the Future Part II",
         "Back to the Future Part III",
     }
     root, _ = await get_xml(
-        http, "/library/sections/2/all?type=4&show.title==Breaking%20Bad"
+        owner_http, "/library/sections/2/all?type=4&show.title==Breaking%20Bad"
     )
     assert {v.attrib["grandparentTitle"] for v in root} == {"Breaking Bad"}
 
 
 async def test_date_filters(
-    http: aiohttp.ClientSession, plex_server: PlexEmulator, emulator_clock: Clock
+    owner_http: aiohttp.ClientSession, plex_server: PlexEmulator, emulator_clock: Clock
 ) -> None:
     """``updatedAt>>=`` finds what changed after a moment; ``addedAt>>=`` what is newer."""
     since = emulator_clock.timestamp()
-    root, _ = await get_xml(http, f"/library/sections/1/all?updatedAt>>={since}")
+    root, _ = await get_xml(owner_http, f"/library/sections/1/all?updatedAt>>={since}")
     assert root.attrib["size"] == "0"
     emulator_clock.advance(60)
     plex_server.library.update_item(THE_MATRIX, summary="Red pill or blue pill.")
-    root, _ = await get_xml(http, f"/library/sections/1/all?updatedAt>>={since}")
+    root, _ = await get_xml(owner_http, f"/library/sections/1/all?updatedAt>>={since}")
     assert keys(root) == [str(THE_MATRIX)]
     assert root[0].attrib["summary"] == "Red pill or blue pill."
     assert root[0].attrib["updatedAt"] == str(since + 60)
 
     median = sorted(movie.added_at for movie in movies(plex_server))[6]
-    root, _ = await get_xml(http, f"/library/sections/1/all?addedAt>>={median}")
+    root, _ = await get_xml(owner_http, f"/library/sections/1/all?addedAt>>={median}")
     expected = {str(m.rating_key) for m in movies(plex_server) if m.added_at > median}
     assert set(keys(root)) == expected
-    root, _ = await get_xml(http, "/library/sections/1/all?addedAt>>=-1d")
+    root, _ = await get_xml(owner_http, "/library/sections/1/all?addedAt>>=-1d")
     assert root.attrib["size"] == "0"  # the generated world was added before yesterday
 
 
 async def test_tag_and_boolean_filters(
-    http: aiohttp.ClientSession, plex_server: PlexEmulator
+    owner_http: aiohttp.ClientSession, plex_server: PlexEmulator
 ) -> None:
     """Tag filters take names or ids; ``unwatched=1`` finds the unplayed."""
-    root, _ = await get_xml(http, "/library/sections/1/all?genre=Science%20Fiction")
+    root, _ = await get_xml(
+        owner_http, "/library/sections/1/all?genre=Science%20Fiction"
+    )
     assert str(THE_MATRIX) in keys(root)
     genre_id = next(
         g.attrib["id"]
         for g in root[0].iter("Genre")
         if g.attrib["tag"] == "Science Fiction"
     )
-    by_id, _ = await get_xml(http, f"/library/sections/1/all?genre={genre_id}")
+    by_id, _ = await get_xml(owner_http, f"/library/sections/1/all?genre={genre_id}")
     assert keys(by_id) == keys(root)
-    root, _ = await get_xml(http, "/library/sections/1/all?unwatched=1")
+    root, _ = await get_xml(owner_http, "/library/sections/1/all?unwatched=1")
     assert set(keys(root)) == {
         str(m.rating_key) for m in movies(plex_server) if not m.view_count
     }
-    assert await status_of(http, "GET", "/library/sections/1/all?year>=2000") == 400
+    assert (
+        await status_of(owner_http, "GET", "/library/sections/1/all?year>=2000") == 400
+    )
 
 
-async def test_include_guids(http: aiohttp.ClientSession) -> None:
+async def test_include_guids(owner_http: aiohttp.ClientSession) -> None:
     """``includeGuids=1`` adds imdb/tmdb/tvdb ``Guid`` children, in XML and JSON."""
     root, _ = await get_xml(
-        http, "/library/sections/1/all", params={"includeGuids": "1"}
+        owner_http, "/library/sections/1/all", params={"includeGuids": "1"}
     )
     guids = [guid.attrib["id"] for guid in root[0].findall("Guid")]
     assert [guid.split("://")[0] for guid in guids] == ["imdb", "tmdb", "tvdb"]
     assert guids[0].startswith("imdb://tt")
-    data = await get_json(http, "/library/sections/1/all", params={"includeGuids": "1"})
+    data = await get_json(
+        owner_http, "/library/sections/1/all", params={"includeGuids": "1"}
+    )
     assert [guid["id"] for guid in data["Metadata"][0]["Guid"]] == guids
-    data = await get_json(http, "/library/sections/1/all")
+    data = await get_json(owner_http, "/library/sections/1/all")
     assert "Guid" not in data["Metadata"][0]
 
 
-async def test_json_types(http: aiohttp.ClientSession) -> None:
+async def test_json_types(owner_http: aiohttp.ClientSession) -> None:
     """JSON values are typed as in the spec: ratingKey a string, ids and dates numbers."""
     data = await get_json(
-        http,
+        owner_http,
         "/library/sections/2/all",
         params={"type": "4", "X-Plex-Container-Size": "1"},
     )
@@ -324,14 +324,14 @@ async def test_json_types(http: aiohttp.ClientSession) -> None:
     assert episode["Media"][0]["optimizedForStreaming"] in (True, False)
 
 
-async def test_include_meta(http: aiohttp.ClientSession) -> None:
+async def test_include_meta(owner_http: aiohttp.ClientSession) -> None:
     """``includeMeta=1`` describes filters, sorts and fields; JSON has one Meta object."""
     params = {
         "includeMeta": "1",
         "X-Plex-Container-Start": "0",
         "X-Plex-Container-Size": "0",
     }
-    root, _ = await get_xml(http, "/library/sections/2/all", params=params)
+    root, _ = await get_xml(owner_http, "/library/sections/2/all", params=params)
     meta = root.find("Meta")
     assert meta is not None
     assert [t.attrib["type"] for t in meta.findall("Type")] == [
@@ -350,14 +350,14 @@ async def test_include_meta(http: aiohttp.ClientSession) -> None:
         "boolean",
         "date",
     }
-    data = await get_json(http, "/library/sections/1/all", params=params)
+    data = await get_json(owner_http, "/library/sections/1/all", params=params)
     assert isinstance(data["Meta"], dict)
     assert data["Meta"]["Type"][0]["Sort"][0]["key"] == "titleSort"
 
 
-async def test_sorts_and_filter_values(http: aiohttp.ClientSession) -> None:
+async def test_sorts_and_filter_values(owner_http: aiohttp.ClientSession) -> None:
     """``/sorts`` lists sort directories; ``/genre`` the genres with their filter keys."""
-    root, _ = await get_xml(http, "/library/sections/1/sorts")
+    root, _ = await get_xml(owner_http, "/library/sections/1/sorts")
     assert root[0].attrib == {
         "default": "asc",
         "defaultDirection": "asc",
@@ -366,22 +366,22 @@ async def test_sorts_and_filter_values(http: aiohttp.ClientSession) -> None:
         "key": "titleSort",
         "title": "Title",
     }
-    root, _ = await get_xml(http, "/library/sections/1/genre")
+    root, _ = await get_xml(owner_http, "/library/sections/1/genre")
     action = next(d for d in root if d.attrib["title"] == "Action")
     assert (
         action.attrib["fastKey"]
         == f"/library/sections/1/all?genre={action.attrib['key']}"
     )
-    assert await status_of(http, "GET", "/library/sections/1/nonsense") == 404
+    assert await status_of(owner_http, "GET", "/library/sections/1/nonsense") == 404
 
 
 async def test_library_all_queries_every_section(
-    http: aiohttp.ClientSession, plex_server: PlexEmulator
+    owner_http: aiohttp.ClientSession, plex_server: PlexEmulator
 ) -> None:
     """``/library/all``: the section query (type, filters, sort, paging) across sections."""
     # What python-plexapi's library.search(title=..., libtype="movie") sends.
     params = {"includeGuids": "1", "title": "matrix", "type": "1"}
-    root, _ = await get_xml(http, "/library/all", params=params)
+    root, _ = await get_xml(owner_http, "/library/all", params=params)
     assert [v.attrib["title"] for v in root] == [
         "The Matrix",
         "The Matrix Reloaded",
@@ -396,14 +396,14 @@ async def test_library_all_queries_every_section(
         "X-Plex-Container-Start": "2",
         "X-Plex-Container-Size": "3",
     }
-    across, headers = await get_xml(http, "/library/all", params=paged)
-    in_section, _ = await get_xml(http, "/library/sections/2/all", params=paged)
+    across, headers = await get_xml(owner_http, "/library/all", params=paged)
+    in_section, _ = await get_xml(owner_http, "/library/sections/2/all", params=paged)
     assert len(keys(across)) == 3
     assert keys(across) == keys(in_section)
     assert across.attrib["totalSize"] == str(plex_server.library.count("episode"))
     assert headers["X-Plex-Container-Total-Size"] == across.attrib["totalSize"]
 
-    everything, _ = await get_xml(http, "/library/all")
+    everything, _ = await get_xml(owner_http, "/library/all")
     sections = plex_server.library.sections.values()
     assert int(everything.attrib["size"]) == sum(len(s.top_level()) for s in sections)
     assert {v.attrib["librarySectionID"] for v in everything} == {"1", "2", "3", "4"}
@@ -412,31 +412,31 @@ async def test_library_all_queries_every_section(
     assert titles == sorted(titles, key=str.casefold)
     section_ids = [v.attrib["librarySectionID"] for v in everything]
     assert section_ids != sorted(section_ids)
-    assert await status_of(http, "GET", "/library/all?year>=2000") == 400
+    assert await status_of(owner_http, "GET", "/library/all?year>=2000") == 400
 
 
 async def test_library_all_of_a_shared_user(
-    http: aiohttp.ClientSession, plex_server: PlexEmulator
+    owner_http: aiohttp.ClientSession, plex_server: PlexEmulator
 ) -> None:
     """A shared user's ``/library/all`` holds only the sections shared with them."""
     sam = next(u for u in plex_server.library.shared_users if u.name == "Sam")
     as_sam = {"X-Plex-Token": sam.token}
-    root, _ = await get_xml(http, "/library/all", headers=as_sam)
+    root, _ = await get_xml(owner_http, "/library/all", headers=as_sam)
     assert {v.attrib["librarySectionID"] for v in root} == {"1", "2"}
     tracks, _ = await get_xml(
-        http, "/library/all", params={"type": "10"}, headers=as_sam
+        owner_http, "/library/all", params={"type": "10"}, headers=as_sam
     )
     assert tracks.attrib["size"] == "0"
-    owner_tracks, _ = await get_xml(http, "/library/all", params={"type": "10"})
+    owner_tracks, _ = await get_xml(owner_http, "/library/all", params={"type": "10"})
     assert owner_tracks.attrib["size"] == str(plex_server.library.count("track"))
 
 
 # -- metadata ----------------------------------------------------------------------
 
 
-async def test_metadata_of_several_items(http: aiohttp.ClientSession) -> None:
+async def test_metadata_of_several_items(owner_http: aiohttp.ClientSession) -> None:
     """``/library/metadata/1,2,3`` details each item: streams, every tag (Guids on request)."""
-    root, _ = await get_xml(http, "/library/metadata/1,2,3")
+    root, _ = await get_xml(owner_http, "/library/metadata/1,2,3")
     assert root.attrib["size"] == "3"
     assert keys(root) == ["1", "2", "3"]
     streams = root[0].findall("Media/Part/Stream")
@@ -444,20 +444,20 @@ async def test_metadata_of_several_items(http: aiohttp.ClientSession) -> None:
     assert len(root[0].findall("Role")) > 3  # every role, where lists show three
     assert root[0].find("Guid") is None
     with_guids, _ = await get_xml(
-        http, "/library/metadata/1", params={"includeGuids": "1"}
+        owner_http, "/library/metadata/1", params={"includeGuids": "1"}
     )
     assert with_guids[0].find("Guid") is not None
-    assert await status_of(http, "GET", "/library/metadata/999999") == 404
-    root, _ = await get_xml(http, "/library/metadata/1,999999")
+    assert await status_of(owner_http, "GET", "/library/metadata/999999") == 404
+    root, _ = await get_xml(owner_http, "/library/metadata/1,999999")
     assert keys(root) == ["1"]
 
 
 async def test_show_children_and_leaves(
-    http: aiohttp.ClientSession, plex_server: PlexEmulator
+    owner_http: aiohttp.ClientSession, plex_server: PlexEmulator
 ) -> None:
     """A show's children are seasons, a season's are episodes; allLeaves are all episodes."""
     show = plex_server.library.sections[2].by_kind["show"][0]
-    root, _ = await get_xml(http, f"/library/metadata/{show.rating_key}/children")
+    root, _ = await get_xml(owner_http, f"/library/metadata/{show.rating_key}/children")
     assert root.attrib["key"] == str(show.rating_key)
     assert root.attrib["title2"] == show.title
     assert root.attrib["viewGroup"] == "season"
@@ -466,41 +466,45 @@ async def test_show_children_and_leaves(
     ]
     season = root[0]
     assert season.attrib["parentTitle"] == show.title
-    episodes, _ = await get_xml(http, season.attrib["key"])
+    episodes, _ = await get_xml(owner_http, season.attrib["key"])
     assert episodes.attrib["viewGroup"] == "episode"
     assert episodes.attrib["grandparentTitle"] == show.title
     assert all(
         e.attrib["parentRatingKey"] == season.attrib["ratingKey"] for e in episodes
     )
     assert season.attrib["leafCount"] == str(len(episodes))
-    leaves, _ = await get_xml(http, f"/library/metadata/{show.rating_key}/allLeaves")
+    leaves, _ = await get_xml(
+        owner_http, f"/library/metadata/{show.rating_key}/allLeaves"
+    )
     assert int(leaves.attrib["size"]) == len(show.leaves())
     assert keys(leaves)[: len(episodes)] == keys(episodes)
 
 
 async def test_recently_added_and_on_deck(
-    http: aiohttp.ClientSession, plex_server: PlexEmulator
+    owner_http: aiohttp.ClientSession, plex_server: PlexEmulator
 ) -> None:
     """Recently added is newest first; On Deck holds the items in progress."""
     root, _ = await get_xml(
-        http, "/library/recentlyAdded", params={"X-Plex-Container-Size": "5"}
+        owner_http, "/library/recentlyAdded", params={"X-Plex-Container-Size": "5"}
     )
     assert root.attrib["size"] == "5"
-    section_root, _ = await get_xml(http, "/library/sections/1/recentlyAdded")
+    section_root, _ = await get_xml(owner_http, "/library/sections/1/recentlyAdded")
     added = [int(v.attrib["addedAt"]) for v in section_root]
     assert added == sorted(added, reverse=True)
     plex_server.library.set_progress(THE_MATRIX, 600_000)
-    root, _ = await get_xml(http, "/library/onDeck")
+    root, _ = await get_xml(owner_http, "/library/onDeck")
     assert keys(root)[0] == str(THE_MATRIX)
     assert root[0].attrib["viewOffset"] == "600000"
 
 
 async def test_children_show_streams_and_trailers(
-    http: aiohttp.ClientSession, plex_server: PlexEmulator
+    owner_http: aiohttp.ClientSession, plex_server: PlexEmulator
 ) -> None:
     """A season's episodes list their streams; primaryExtraKey names a trailer."""
     season = plex_server.library.sections[2].by_kind["season"][0]
-    root, _ = await get_xml(http, f"/library/metadata/{season.rating_key}/children")
+    root, _ = await get_xml(
+        owner_http, f"/library/metadata/{season.rating_key}/children"
+    )
     streams = root[0].findall("Media/Part/Stream")
     assert [s.attrib["streamType"] for s in streams][:2] == ["1", "2"]
     # Embedded streams have no key (real Plex keys only sidecar files); parts do.
@@ -508,22 +512,22 @@ async def test_children_show_streams_and_trailers(
     part = root[0].find("Media/Part")
     assert part is not None
     assert part.attrib["key"].startswith(f"/library/parts/{part.attrib['id']}/")
-    movie, _ = await get_xml(http, f"/library/metadata/{THE_MATRIX}")
+    movie, _ = await get_xml(owner_http, f"/library/metadata/{THE_MATRIX}")
     trailer_key = movie[0].attrib["primaryExtraKey"]
-    trailer, _ = await get_xml(http, trailer_key)
+    trailer, _ = await get_xml(owner_http, trailer_key)
     assert trailer[0].attrib["type"] == "clip"
     assert trailer[0].attrib["subtype"] == "trailer"
     assert trailer[0].attrib["key"] == trailer_key
-    extras, _ = await get_xml(http, f"/library/metadata/{THE_MATRIX}/extras")
+    extras, _ = await get_xml(owner_http, f"/library/metadata/{THE_MATRIX}/extras")
     assert [v.attrib["key"] for v in extras] == [trailer_key]
 
 
 # -- search, collections, playlists ---------------------------------------------------------
 
 
-async def test_hub_search(http: aiohttp.ClientSession) -> None:
+async def test_hub_search(owner_http: aiohttp.ClientSession) -> None:
     """``/hubs/search`` answers hubs per type, ``limit`` items each (3 by default)."""
-    root, _ = await get_xml(http, "/hubs/search", params={"query": "matrix"})
+    root, _ = await get_xml(owner_http, "/hubs/search", params={"query": "matrix"})
     hubs = {hub.attrib["type"]: hub for hub in root}
     assert [v.attrib["title"] for v in hubs["movie"]] == [
         "The Matrix",
@@ -531,50 +535,54 @@ async def test_hub_search(http: aiohttp.ClientSession) -> None:
         "The Matrix Revolutions",
     ]
     assert [d.attrib["title"] for d in hubs["collection"]] == ["The Matrix Collection"]
-    root, _ = await get_xml(http, "/hubs/search", params={"query": "the", "limit": "1"})
+    root, _ = await get_xml(
+        owner_http, "/hubs/search", params={"query": "the", "limit": "1"}
+    )
     movie_hub = next(hub for hub in root if hub.attrib["type"] == "movie")
     assert movie_hub.attrib["size"] == "1" and movie_hub.attrib["more"] == "1"
     data = await get_json(
-        http, "/hubs/search", params={"query": "matrix", "sectionId": "2"}
+        owner_http, "/hubs/search", params={"query": "matrix", "sectionId": "2"}
     )
     assert data["size"] == 0
-    assert await status_of(http, "GET", "/hubs/search") == 400
+    assert await status_of(owner_http, "GET", "/hubs/search") == 400
 
 
-async def test_collections(http: aiohttp.ClientSession) -> None:
+async def test_collections(owner_http: aiohttp.ClientSession) -> None:
     """Section collections and a collection's children."""
-    root, _ = await get_xml(http, "/library/sections/1/collections")
+    root, _ = await get_xml(owner_http, "/library/sections/1/collections")
     matrix = next(d for d in root if d.attrib["title"] == "The Matrix Collection")
     assert matrix.attrib["type"] == "collection"
     assert matrix.attrib["subtype"] == "movie"
     assert matrix.attrib["childCount"] == "3"
     assert matrix.attrib["minYear"] == "1999" and matrix.attrib["maxYear"] == "2003"
-    children, _ = await get_xml(http, matrix.attrib["key"])
+    children, _ = await get_xml(owner_http, matrix.attrib["key"])
     assert [v.attrib["title"] for v in children] == [
         "The Matrix",
         "The Matrix Reloaded",
         "The Matrix Revolutions",
     ]
-    by_type, _ = await get_xml(http, "/library/sections/1/all", params={"type": "18"})
+    by_type, _ = await get_xml(
+        owner_http, "/library/sections/1/all", params={"type": "18"}
+    )
     assert keys(by_type) == keys(root)
 
 
 async def test_playlists(
-    http: aiohttp.ClientSession, plex_server: PlexEmulator
+    owner_http: aiohttp.ClientSession, plex_server: PlexEmulator
 ) -> None:
     """``/playlists`` lists video and audio playlists; items carry playlistItemID."""
-    root, _ = await get_xml(http, "/playlists")
+    root, _ = await get_xml(owner_http, "/playlists")
     assert {p.attrib["playlistType"] for p in root} == {"video", "audio"}
-    audio, _ = await get_xml(http, "/playlists", params={"playlistType": "audio"})
+    audio, _ = await get_xml(owner_http, "/playlists", params={"playlistType": "audio"})
     assert {p.attrib["playlistType"] for p in audio} == {"audio"}
     playlist = next(p for p in root if p.attrib["title"] == "Movie Night")
-    items, _ = await get_xml(http, playlist.attrib["key"])
+    items, _ = await get_xml(owner_http, playlist.attrib["key"])
     assert items.attrib["leafCount"] == playlist.attrib["leafCount"] == str(len(items))
     assert items.attrib["playlistType"] == "video"
     entry_ids = [v.attrib["playlistItemID"] for v in items]
     assert len(set(entry_ids)) == len(entry_ids)
     data = await get_json(
-        http, playlist.attrib["key"], params={"X-Plex-Container-Size": "2"}
+        owner_http, playlist.attrib["key"], params={"X-Plex-Container-Size": "2"}
     )
     assert data["size"] == 2 and data["totalSize"] == len(items)
     assert isinstance(data["Metadata"][0]["playlistItemID"], int)
@@ -582,10 +590,10 @@ async def test_playlists(
 
 
 async def test_home_and_section_hubs(
-    http: aiohttp.ClientSession, plex_server: PlexEmulator
+    owner_http: aiohttp.ClientSession, plex_server: PlexEmulator
 ) -> None:
     """``/hubs`` has continue watching, recently added per type, recent playlists."""
-    root, _ = await get_xml(http, "/hubs", params={"count": "2"})
+    root, _ = await get_xml(owner_http, "/hubs", params={"count": "2"})
     hubs = {hub.attrib["hubIdentifier"]: hub for hub in root}
     assert list(hubs) == [
         "home.continue",
@@ -597,16 +605,16 @@ async def test_home_and_section_hubs(
     ]
     movies_hub = hubs["home.movies.recent"]
     assert movies_hub.attrib["size"] == "2" and movies_hub.attrib["more"] == "1"
-    everything, _ = await get_xml(http, movies_hub.attrib["key"])
+    everything, _ = await get_xml(owner_http, movies_hub.attrib["key"])
     assert keys(everything)[:2] == keys(movies_hub)
     continuing = hubs["home.continue"]
     assert str(THE_MATRIX) in keys(continuing)  # watched again, in progress
-    music, _ = await get_xml(http, "/hubs/sections/3")
+    music, _ = await get_xml(owner_http, "/hubs/sections/3")
     assert [hub.attrib["type"] for hub in music] == ["station", "album"]
     assert music[0][0].attrib["radio"] == "1"
     sam = next(u for u in plex_server.library.shared_users if u.name == "Sam")
     status = await status_of(
-        http, "GET", "/hubs/sections/3", headers={"X-Plex-Token": sam.token}
+        owner_http, "GET", "/hubs/sections/3", headers={"X-Plex-Token": sam.token}
     )
     assert status == 404
 
@@ -615,44 +623,54 @@ async def test_home_and_section_hubs(
 
 
 async def test_scrobble_and_unscrobble(
-    http: aiohttp.ClientSession, plex_server: PlexEmulator
+    owner_http: aiohttp.ClientSession, plex_server: PlexEmulator
 ) -> None:
     """``/:/scrobble`` adds a play, ``/:/unscrobble`` clears them; a show marks all episodes."""
     params = {"key": str(THE_MATRIX), "identifier": "com.plexapp.plugins.library"}
     before = plex_server.library.get(THE_MATRIX).view_count
-    assert await status_of(http, "PUT", "/:/scrobble", params=params) == 200
-    root, _ = await get_xml(http, f"/library/metadata/{THE_MATRIX}")
+    assert await status_of(owner_http, "PUT", "/:/scrobble", params=params) == 200
+    root, _ = await get_xml(owner_http, f"/library/metadata/{THE_MATRIX}")
     assert root[0].attrib["viewCount"] == str(before + 1)
-    assert await status_of(http, "GET", "/:/unscrobble", params=params) == 200
-    root, _ = await get_xml(http, f"/library/metadata/{THE_MATRIX}")
+    assert await status_of(owner_http, "GET", "/:/unscrobble", params=params) == 200
+    root, _ = await get_xml(owner_http, f"/library/metadata/{THE_MATRIX}")
     assert "viewCount" not in root[0].attrib
 
     show = plex_server.library.sections[2].by_kind["show"][1]
     await status_of(
-        http, "PUT", "/:/scrobble", params={**params, "key": str(show.rating_key)}
+        owner_http, "PUT", "/:/scrobble", params={**params, "key": str(show.rating_key)}
     )
-    root, _ = await get_xml(http, f"/library/metadata/{show.rating_key}")
+    root, _ = await get_xml(owner_http, f"/library/metadata/{show.rating_key}")
     assert root[0].attrib["viewedLeafCount"] == root[0].attrib["leafCount"]
 
     assert (
         await status_of(
-            http, "PUT", "/:/scrobble", params={"identifier": params["identifier"]}
+            owner_http,
+            "PUT",
+            "/:/scrobble",
+            params={"identifier": params["identifier"]},
         )
         == 400
     )
     assert (
         await status_of(
-            http, "PUT", "/:/scrobble", params={**params, "identifier": "tv.plex.other"}
+            owner_http,
+            "PUT",
+            "/:/scrobble",
+            params={**params, "identifier": "tv.plex.other"},
         )
         == 404
     )
     assert (
-        await status_of(http, "PUT", "/:/scrobble", params={**params, "key": "999999"})
+        await status_of(
+            owner_http, "PUT", "/:/scrobble", params={**params, "key": "999999"}
+        )
         == 404
     )
 
 
-async def test_timeline(http: aiohttp.ClientSession, plex_server: PlexEmulator) -> None:
+async def test_timeline(
+    owner_http: aiohttp.ClientSession, plex_server: PlexEmulator
+) -> None:
     """``/:/timeline`` stores the resume point; past 90% it counts a play."""
     movie = plex_server.library.get(THE_MATRIX)
     duration = movie.duration or 0
@@ -664,36 +682,41 @@ async def test_timeline(http: aiohttp.ClientSession, plex_server: PlexEmulator) 
     }
     assert (
         await status_of(
-            http, "POST", "/:/timeline", params={**params, "time": "600000"}
+            owner_http, "POST", "/:/timeline", params={**params, "time": "600000"}
         )
         == 200
     )
-    root, _ = await get_xml(http, f"/library/metadata/{THE_MATRIX}")
+    root, _ = await get_xml(owner_http, f"/library/metadata/{THE_MATRIX}")
     assert root[0].attrib["viewOffset"] == "600000"
-    await status_of(http, "POST", "/:/timeline", params={**params, "time": "30000"})
-    root, _ = await get_xml(http, f"/library/metadata/{THE_MATRIX}")
+    await status_of(
+        owner_http, "POST", "/:/timeline", params={**params, "time": "30000"}
+    )
+    root, _ = await get_xml(owner_http, f"/library/metadata/{THE_MATRIX}")
     assert "viewOffset" not in root[0].attrib  # no resume point in the first minute
     await status_of(
-        http,
+        owner_http,
         "POST",
         "/:/timeline",
         params={**params, "state": "playing", "time": "600000"},
     )
     await status_of(
-        http, "POST", "/:/timeline", params={**params, "time": str(duration - 1000)}
+        owner_http,
+        "POST",
+        "/:/timeline",
+        params={**params, "time": str(duration - 1000)},
     )
     assert (movie.view_count, movie.view_offset) == (views + 1, 0)
     progress = {"key": str(THE_MATRIX), "identifier": "com.plexapp.plugins.library"}
     assert (
         await status_of(
-            http, "PUT", "/:/progress", params={**progress, "time": "700000"}
+            owner_http, "PUT", "/:/progress", params={**progress, "time": "700000"}
         )
         == 200
     )
     assert movie.view_offset == 700_000
     assert (
         await status_of(
-            http,
+            owner_http,
             "POST",
             "/:/timeline",
             params={**params, "state": "flying", "time": "1"},
@@ -702,7 +725,7 @@ async def test_timeline(http: aiohttp.ClientSession, plex_server: PlexEmulator) 
     )
     assert (
         await status_of(
-            http, "POST", "/:/timeline", params={"state": "stopped", "time": "1"}
+            owner_http, "POST", "/:/timeline", params={"state": "stopped", "time": "1"}
         )
         == 400
     )
@@ -719,7 +742,7 @@ async def next_notification(queue: asyncio.Queue[dict[str, Any]]) -> dict[str, A
 
 
 async def test_changes_publish_timeline(
-    http: aiohttp.ClientSession, plex_server: PlexEmulator, emulator_clock: Clock
+    owner_http: aiohttp.ClientSession, plex_server: PlexEmulator, emulator_clock: Clock
 ) -> None:
     """Adding, updating and deleting items bump updatedAt and publish TimelineEntry states."""
     library = plex_server.library
@@ -746,7 +769,7 @@ async def test_changes_publish_timeline(
         assert processed["TimelineEntry"][0]["state"] == 5
         assert "metadataState" not in processed["TimelineEntry"][0]
         root, _ = await get_xml(
-            http, "/library/sections/1/all", params={"title": "brand new"}
+            owner_http, "/library/sections/1/all", params={"title": "brand new"}
         )
         assert keys(root) == [str(added.rating_key)]
         assert root[0].attrib["addedAt"] == str(now)
@@ -757,7 +780,7 @@ async def test_changes_publish_timeline(
         assert updated["TimelineEntry"][0]["state"] == 5
         assert updated["TimelineEntry"][0]["updatedAt"] == now + 5
         root, _ = await get_xml(
-            http, "/library/sections/1/all", params={"title": "remastered"}
+            owner_http, "/library/sections/1/all", params={"title": "remastered"}
         )
         assert root[0].attrib["updatedAt"] == str(now + 5)
 
@@ -770,14 +793,15 @@ async def test_changes_publish_timeline(
             (9, "deleted")
         }
         assert (
-            await status_of(http, "GET", f"/library/metadata/{show.rating_key}") == 404
+            await status_of(owner_http, "GET", f"/library/metadata/{show.rating_key}")
+            == 404
         )
     finally:
         plex_server.notifications.unsubscribe(queue)
 
 
 async def test_added_episode_updates_its_season(
-    http: aiohttp.ClientSession, plex_server: PlexEmulator
+    owner_http: aiohttp.ClientSession, plex_server: PlexEmulator
 ) -> None:
     """An episode added to a season shows in its children and counts."""
     season = plex_server.library.sections[2].by_kind["season"][0]
@@ -786,20 +810,22 @@ async def test_added_episode_updates_its_season(
         2, "A Fresh Episode", parent=season.rating_key
     )
     assert episode.kind == "episode" and episode.index == before + 1
-    root, _ = await get_xml(http, f"/library/metadata/{season.rating_key}/children")
+    root, _ = await get_xml(
+        owner_http, f"/library/metadata/{season.rating_key}/children"
+    )
     assert keys(root)[-1] == str(episode.rating_key)
     assert root[-1].attrib["parentRatingKey"] == str(season.rating_key)
-    parent, _ = await get_xml(http, f"/library/metadata/{season.rating_key}")
+    parent, _ = await get_xml(owner_http, f"/library/metadata/{season.rating_key}")
     assert parent[0].attrib["leafCount"] == str(before + 1)
 
 
 async def test_refresh_publishes_activity(
-    http: aiohttp.ClientSession, plex_server: PlexEmulator
+    owner_http: aiohttp.ClientSession, plex_server: PlexEmulator
 ) -> None:
     """A section refresh publishes activity started / updated / ended, then status."""
     queue = plex_server.notifications.subscribe("activity,status")
     try:
-        assert await status_of(http, "GET", "/library/sections/2/refresh") == 200
+        assert await status_of(owner_http, "GET", "/library/sections/2/refresh") == 200
         events = [await next_notification(queue) for _ in range(4)]
     finally:
         plex_server.notifications.unsubscribe(queue)
@@ -823,13 +849,13 @@ def png_size(body: bytes) -> tuple[int, int]:
     return width, height
 
 
-async def test_images_are_pngs(http: aiohttp.ClientSession) -> None:
+async def test_images_are_pngs(owner_http: aiohttp.ClientSession) -> None:
     """The paths in thumb / art / composite attributes serve small PNGs."""
     root, _ = await get_xml(
-        http, "/library/sections/1/all", params={"X-Plex-Container-Size": "1"}
+        owner_http, "/library/sections/1/all", params={"X-Plex-Container-Size": "1"}
     )
-    collections, _ = await get_xml(http, "/library/sections/1/collections")
-    playlists, _ = await get_xml(http, "/playlists")
+    collections, _ = await get_xml(owner_http, "/library/sections/1/collections")
+    playlists, _ = await get_xml(owner_http, "/playlists")
     paths = [
         root[0].attrib["thumb"],
         root[0].attrib["art"],
@@ -839,12 +865,12 @@ async def test_images_are_pngs(http: aiohttp.ClientSession) -> None:
         f"/photo/:/transcode?width=100&height=150&url={root[0].attrib['thumb']}",
     ]
     for path in paths:
-        async with http.get(path) as response:
+        async with owner_http.get(path) as response:
             assert response.status == 200, path
             assert response.content_type == "image/png"
             width, height = png_size(await response.read())
             assert 0 < width <= 64 and 0 < height <= 64
-    assert await status_of(http, "GET", "/library/metadata/999999/thumb/1") == 404
+    assert await status_of(owner_http, "GET", "/library/metadata/999999/thumb/1") == 404
 
 
 # -- the generator ----------------------------------------------------------------------
