@@ -11,8 +11,13 @@ Two kinds of ground truth live beside the repository in ``shared/plex-reference`
   ``referencing.Registry`` that holds the whole spec so that every
   ``#/components/schemas/...`` reference resolves.
 
+The material is not part of the repository. ``reference_problem`` says whether it is
+beside the clone; the tests that read it skip without it, or fail where
+``PLEX_BRIDGE_REQUIRE_REFERENCE=1`` is set (as on CI; see ``reference_required``).
+
 This module loads both (once per test session), compares an emulated XML answer
-with a capture (``compare_with_capture``) and validates an emulated JSON answer
+with a capture (``compare_with_capture``, or ``compare_shapes`` on the distilled
+form kept in ``capture_shapes.json``) and validates an emulated JSON answer
 (``spec_errors``). ``EmulatorHTTP`` and ``WorldProbe`` talk to a running emulator
 the way a client does, and find objects of a given kind in its world.
 """
@@ -23,6 +28,7 @@ from collections.abc import Iterable, Iterator, Mapping
 import copy
 from dataclasses import dataclass
 import functools
+import os
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -36,6 +42,29 @@ import yaml
 REFERENCE_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "plex-reference"
 CAPTURES_DIR = REFERENCE_DIR / "captures"
 SPEC_PATH = REFERENCE_DIR / "plex-api-spec.yaml"
+REQUIRE_REFERENCE_ENV = "PLEX_BRIDGE_REQUIRE_REFERENCE"
+REFERENCE_MISSING = "Plex reference material not found"
+"""How every message about missing reference material begins (the summary counts them)."""
+
+
+def reference_problem() -> str | None:
+    """What is missing of the reference material, naming the paths; ``None`` if nothing."""
+    missing = [
+        *([f"{CAPTURES_DIR}/"] if not CAPTURES_DIR.is_dir() else []),
+        *([str(SPEC_PATH)] if not SPEC_PATH.is_file() else []),
+    ]
+    if not missing:
+        return None
+    return (
+        f"{REFERENCE_MISSING} (shared/plex-reference beside the clone): "
+        f"no {' and no '.join(missing)}"
+    )
+
+
+def reference_required() -> bool:
+    """Whether a missing reference is a failure rather than a skip (CI sets it)."""
+    return os.environ.get(REQUIRE_REFERENCE_ENV, "") not in ("", "0")
+
 
 # The values HA core's tests fill in (conftest.py: ``plex_server_base.format(name=
 # "Plex Server 1", machine_identifier="unique_id_123")``, ``session_base.format(
@@ -56,6 +85,9 @@ TYPED_TAGS = frozenset({"Directory", "Video"})
 
 Kind = tuple[str, str | None]
 """An element's tag and, for ``TYPED_TAGS``, its ``type`` attribute."""
+
+Shape = dict[Kind, set[str]]
+"""For each kind of element in a document, the union of its attribute names."""
 
 
 # -- captures ------------------------------------------------------------------------------
@@ -88,14 +120,14 @@ def tag_names(root: ET.Element) -> set[str]:
     return {element.tag for element in root.iter()}
 
 
-def attributes_by_kind(root: ET.Element) -> dict[Kind, set[str]]:
+def attributes_by_kind(root: ET.Element) -> Shape:
     """For each kind of element in a document, the union of its attribute names.
 
     Real Plex leaves attributes out when they do not apply (``viewCount`` of an
     unwatched item, ``lastViewedAt`` ...), so what a kind carries is the union over
     all its elements, not what each one has.
     """
-    kinds: dict[Kind, set[str]] = {}
+    kinds: Shape = {}
     for element in root.iter():
         kinds.setdefault(kind_of(element), set()).update(element.attrib)
     return kinds
@@ -119,22 +151,34 @@ def compare_with_capture(
     - For every kind of object in the capture, the emulated answer has that kind,
       and its attribute names are a superset of the capture's.
     """
+    return compare_shapes(
+        attributes_by_kind(capture), attributes_by_kind(emulated), extra_tags
+    )
+
+
+def compare_shapes(
+    real: Shape, emulated: Shape, extra_tags: Iterable[str] = ()
+) -> list[str]:
+    """``compare_with_capture`` on the shapes (``attributes_by_kind``) of two answers.
+
+    A shape holds everything the comparison looks at (its kinds' tags are the
+    document's element names), so a capture distilled into ``capture_shapes.json``
+    checks the emulator exactly as the capture itself does.
+    """
     problems: list[str] = []
-    real_tags, emulated_tags = tag_names(capture), tag_names(emulated)
+    real_tags = {tag for tag, _ in real}
+    emulated_tags = {tag for tag, _ in emulated}
     if missing := sorted(real_tags - emulated_tags):
         problems.append(f"missing elements: {', '.join(missing)}")
     if added := sorted(emulated_tags - real_tags - set(extra_tags)):
         problems.append(f"elements real Plex does not send here: {', '.join(added)}")
-    emulated_kinds = attributes_by_kind(emulated)
-    for kind, real_attrs in sorted(
-        attributes_by_kind(capture).items(), key=lambda kv: format_kind(kv[0])
-    ):
+    for kind, real_attrs in sorted(real.items(), key=lambda kv: format_kind(kv[0])):
         if kind[0] not in emulated_tags:
             continue  # already reported as a missing element
-        if kind not in emulated_kinds:
+        if kind not in emulated:
             problems.append(f"no {format_kind(kind)} element in the answer")
             continue
-        if missing_attrs := sorted(real_attrs - emulated_kinds[kind]):
+        if missing_attrs := sorted(real_attrs - emulated[kind]):
             problems.append(
                 f"{format_kind(kind)} lacks attributes: {', '.join(missing_attrs)}"
             )
