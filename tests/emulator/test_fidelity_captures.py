@@ -11,7 +11,14 @@ have the same element names, and for every kind of object (tag, plus ``type`` fo
 
 ``CASES`` maps each capture to its request; ``NOT_COMPARABLE`` lists, with the
 reason, the captures that no request to the emulator can reproduce. A test fails
-if a capture is in neither, so nothing is skipped silently.
+if a capture is in neither, so nothing is left out silently.
+
+The emulator is compared with the captures' shapes as distilled into
+``capture_shapes.json`` (``capture_shapes``), which is all the comparison looks at,
+so it is checked in every clone. Where the reference material is present, the file is
+checked against the captures themselves (``test_shapes_file_matches_captures``); the
+tests that read the captures skip without it (fail with
+``PLEX_BRIDGE_REQUIRE_REFERENCE=1``, as on CI).
 
 Extra elements are allowed only where a case names them with the evidence that
 real Plex sends them for that request (``extra_tags``): some captures were trimmed
@@ -35,18 +42,28 @@ import pytest
 from tests.plex_server import PlexEmulator
 from tests.plex_server.plextv import PlexTV
 
+from .capture_shapes import (
+    REGENERATE,
+    SHAPES_PATH,
+    committed_shapes,
+    differing_captures,
+    distil,
+    render,
+)
 from .fidelity import (
     CLIENT_HEADERS,
     TRACK_QUEUE_PARAMS,
     EmulatorHTTP,
     WorldProbe,
+    attributes_by_kind,
     capture_names,
+    compare_shapes,
     compare_with_capture,
     load_capture,
 )
 
-# Every test here reads the reference material (see ``plex_reference``).
-pytestmark = pytest.mark.usefixtures("plex_reference")
+# The tests that read the captures themselves (see ``plex_reference``).
+needs_reference = pytest.mark.usefixtures("plex_reference")
 
 # What python-plexapi's LibrarySection._loadFilters sends (HA core's conftest mocks
 # exactly these URLs for the *_metadata / *_collections captures).
@@ -437,16 +454,18 @@ NOT_COMPARABLE: dict[str, str] = {
 }
 
 
-def capture_params() -> list[object]:
-    """One test per capture; the unsupported ones are strict expected failures."""
-    params: list[object] = []
-    for name in capture_names():
-        case = CASES.get(name)
-        marks = []
-        if case is not None and case.unsupported:
-            marks.append(pytest.mark.xfail(strict=True, reason=case.unsupported))
-        params.append(pytest.param(name, marks=marks, id=name.removesuffix(".xml")))
-    return params
+def case_params() -> list[object]:
+    """One test per case; the unsupported ones are strict expected failures."""
+    return [
+        pytest.param(
+            name,
+            marks=[pytest.mark.xfail(strict=True, reason=case.unsupported)]
+            if case.unsupported
+            else [],
+            id=name.removesuffix(".xml"),
+        )
+        for name, case in sorted(CASES.items())
+    ]
 
 
 def template_fields(text: str) -> list[str]:
@@ -496,6 +515,7 @@ async def emulated_answer(ctx: Context, case: Case) -> ET.Element:
     return ET.fromstring(text)
 
 
+@needs_reference
 def test_every_capture_is_accounted_for() -> None:
     """Each capture has a request or a stated reason; no entry names a missing file."""
     names = set(capture_names())
@@ -504,31 +524,54 @@ def test_every_capture_is_accounted_for() -> None:
     assert set(CASES) | set(NOT_COMPARABLE) == names
 
 
-@pytest.mark.parametrize("name", capture_params())
+@needs_reference
+def test_shapes_file_matches_captures() -> None:
+    """capture_shapes.json holds exactly what the captures of ``CASES`` establish."""
+    stale = differing_captures(distil(CASES), committed_shapes())
+    assert not stale, (
+        f"{SHAPES_PATH.name} is out of date for: {', '.join(stale)}; "
+        f"regenerate with: {REGENERATE}"
+    )
+
+
+def test_shapes_file_covers_every_case() -> None:
+    """The committed shapes name every case and nothing else, in the generator's form."""
+    assert set(committed_shapes()) == set(CASES), (
+        f"{SHAPES_PATH.name} does not list exactly the captures of CASES; "
+        f"regenerate with: {REGENERATE}"
+    )
+    assert render(committed_shapes()) == SHAPES_PATH.read_text(encoding="utf-8"), (
+        f"{SHAPES_PATH.name} was edited by hand; regenerate with: {REGENERATE}"
+    )
+
+
+@pytest.mark.parametrize("name", case_params())
 async def test_capture_matches_emulator(plex_server: PlexEmulator, name: str) -> None:
     """The emulator answers the capture's request with the capture's elements and attributes."""
-    if name in NOT_COMPARABLE:
-        pytest.skip(NOT_COMPARABLE[name])
     case = CASES[name]
     async with fidelity_context(plex_server) as ctx:
         emulated = await emulated_answer(ctx, case)
-    problems = compare_with_capture(load_capture(name), emulated, case.extra_tags)
+    problems = compare_shapes(
+        committed_shapes()[name], attributes_by_kind(emulated), case.extra_tags
+    )
     assert not problems, f"{name} vs {case.method} {case.path}:\n  " + "\n  ".join(
         problems
     )
 
 
-@pytest.mark.parametrize("name", capture_names())
+@needs_reference
+@pytest.mark.parametrize("name", sorted(CASES.keys() | NOT_COMPARABLE.keys()))
 def test_capture_parses_once_filled(name: str) -> None:
     """Every capture is well-formed XML once its placeholders are filled."""
     assert load_capture(name).tag in {"MediaContainer", "user"}
 
 
 def test_comparison_reports_what_differs() -> None:
-    """The comparison passes a capture against itself and names each difference."""
-    episodes, tracks = load_capture("children_20.xml"), load_capture("children_200.xml")
-    assert compare_with_capture(episodes, episodes) == []
-    assert compare_with_capture(episodes, tracks) == [
+    """The comparison passes a shape against itself and names each difference."""
+    episodes = committed_shapes()["children_20.xml"]
+    tracks = committed_shapes()["children_200.xml"]
+    assert compare_shapes(episodes, episodes) == []
+    assert compare_shapes(episodes, tracks) == [
         "missing elements: Stream, Video",
         "elements real Plex does not send here: Track",
         (
@@ -537,18 +580,20 @@ def test_comparison_reports_what_differs() -> None:
         ),
         "Part lacks attributes: audioProfile, videoProfile",
     ]
-    assert "elements real Plex does not send here: Track" not in compare_with_capture(
+    assert "elements real Plex does not send here: Track" not in compare_shapes(
         episodes, tracks, extra_tags={"Track"}
     )
 
 
 def test_comparison_tells_kinds_apart_by_type() -> None:
     """A show Directory does not stand in for a season Directory."""
-    seasons = load_capture("show_seasons.xml")
-    shows = load_capture("show_seasons.xml")
-    season = shows.find("Directory")
-    assert season is not None
-    season.set("type", "show")
+    seasons = ET.fromstring(
+        '<MediaContainer size="1"><Directory type="season" index="1"/></MediaContainer>'
+    )
+    shows = ET.fromstring(
+        '<MediaContainer size="1"><Directory type="show" index="1"/></MediaContainer>'
+    )
+    assert compare_with_capture(seasons, seasons) == []
     assert compare_with_capture(seasons, shows) == [
         "no Directory/season element in the answer"
     ]
