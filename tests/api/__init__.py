@@ -1,0 +1,1 @@
+"""Tests of the Plex client package (``custom_components.plex_bridge.api``)."""
