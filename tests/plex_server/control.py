@@ -11,9 +11,10 @@ method  path                                   what it does
 ======  =====================================  ====================================================
 GET     /_emulator/state                       server identity, clock, counts, faults, sessions,
                                                players
-POST    /_emulator/sessions                    start a session: ``player``, ``ratingKey``, optional
-                                               ``user``, ``transcode``, ``bandwidth``,
-                                               ``location``, ``viewOffset``, ``state``
+POST    /_emulator/sessions                    start a session: ``player``, ``kind`` (see below),
+                                               optional ``user``, ``includeUser``,
+                                               ``transcode``, ``bandwidth``, ``location``,
+                                               ``state``
 POST    /_emulator/sessions/{key}/{action}     ``pause``, ``resume``, ``buffer``, ``stop``, ``seek``
                                                (``{"offset": ms}``); ``key``: sessionKey, Session id
                                                or player
@@ -32,6 +33,21 @@ GET     /_emulator/counts                      requests per route template and p
 DELETE  /_emulator/counts                      reset the counts
 GET     /_emulator/notifications               the most recent notifications published
 ======  =====================================  ====================================================
+
+``POST /_emulator/sessions`` plays one of these ``kind`` s (``SessionManager``):
+
+- ``library`` (the default): ``ratingKey`` of a movie, episode, track or photo;
+  optional ``viewOffset`` (``start_session``);
+- ``livetv``: optional ``channel``, a number or call sign of the lineup that
+  ``GET /_emulator/state`` lists under ``channels`` (``start_live_tv``);
+- ``preroll`` / ``trailer``: optional ``before`` (the ratingKey played when the clip
+  ends) and, for a trailer, ``trailerOf`` (the movie or show whose trailer it is)
+  (``start_clip``);
+- ``unknown``: optional ``librarySectionID`` (default ``-3``; ``null`` leaves the
+  attribute out) (``start_unknown``).
+
+``includeUser: false`` starts any of them without a ``User`` element. Live TV
+always transcodes (copying the streams), so it takes no ``transcode``.
 """
 
 from __future__ import annotations
@@ -43,6 +59,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from .library import LibraryError
+from .transient import UNKNOWN_SECTION_ID, Channel
 
 if TYPE_CHECKING:
     from .items import Item
@@ -51,6 +68,7 @@ if TYPE_CHECKING:
     from .sessions import PlaySession
 
 PREFIX = "/_emulator"
+SESSION_KINDS = ("library", "livetv", "preroll", "trailer", "unknown")
 NOTIFICATIONS_SHOWN = 100
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
@@ -156,6 +174,17 @@ def player_summary(player: Player) -> dict[str, Any]:
     }
 
 
+def channel_summary(channel: Channel, now: float) -> dict[str, Any]:
+    """A live TV channel as the control API shows it, with what it airs now."""
+    index, start = channel.airing(now)
+    program = channel.programs[index]
+    return {
+        "channel": channel.number,
+        "callSign": channel.call_sign,
+        "onAir": {"title": program.title, "type": program.kind, "startedAt": start},
+    }
+
+
 class ControlAPI:
     """The handlers, bound to one emulator."""
 
@@ -200,31 +229,65 @@ class ControlAPI:
                 "faults": [fault.as_dict() for fault in emu.faults.faults],
                 "sessions": [emu.sessions.describe(s) for s in emu.sessions.sessions],
                 "players": [player_summary(p) for p in emu.players],
+                "channels": [
+                    channel_summary(c, emu.clock.now()) for c in emu.sessions.channels
+                ],
             }
         )
 
     # -- sessions ------------------------------------------------------------------------
 
     async def start_session(self, request: web.Request) -> web.Response:
-        """``POST /sessions``."""
+        """``POST /sessions`` (the ``kind`` s are in the module docstring)."""
         body = await read_body(request)
         player = required(body, "player", str)
-        rating_key = required(body, "ratingKey", (int, str))
+        kind = typed(body, "kind", str, "library")
+        if kind not in SESSION_KINDS:
+            raise bad_input(f"'kind' must be one of {', '.join(SESSION_KINDS)}")
         options: dict[str, Any] = {
+            "player": player,
             "user": typed(body, "user", (int, str)),
-            "transcode": typed(body, "transcode", bool, False),
+            "include_user": typed(body, "includeUser", bool, True),
             "bandwidth": typed(body, "bandwidth", int),
             "location": typed(body, "location", str, "lan"),
-            "view_offset": typed(body, "viewOffset", int, 0),
             "state": typed(body, "state", str, "playing"),
         }
+        if kind != "livetv":
+            options["transcode"] = typed(body, "transcode", bool, False)
+        elif "transcode" in body:
+            raise bad_input("live TV always transcodes: 'transcode' does not apply")
+        sessions = self.emu.sessions
         try:
-            session = self.emu.sessions.start_session(
-                player=player, rating_key=rating_key, **options
-            )
-        except LookupError as err:  # an unknown player, user or ratingKey
+            match kind:
+                case "library":
+                    session = sessions.start_session(
+                        rating_key=required(body, "ratingKey", (int, str)),
+                        view_offset=typed(body, "viewOffset", int, 0),
+                        **options,
+                    )
+                case "livetv":
+                    session = sessions.start_live_tv(
+                        channel=typed(body, "channel", str), **options
+                    )
+                case "unknown":
+                    section = (
+                        typed(body, "librarySectionID", int)
+                        if "librarySectionID" in body
+                        else UNKNOWN_SECTION_ID
+                    )
+                    session = sessions.start_unknown(
+                        library_section_id=section, **options
+                    )
+                case _:
+                    session = sessions.start_clip(
+                        clip=kind,
+                        before=typed(body, "before", (int, str)),
+                        trailer_of=typed(body, "trailerOf", (int, str)),
+                        **options,
+                    )
+        except LookupError as err:  # an unknown player, user, ratingKey or channel
             raise bad_input(str(err.args[0])) from err
-        return web.json_response(self.emu.sessions.describe(session), status=201)
+        return web.json_response(sessions.describe(session), status=201)
 
     async def session_action(self, request: web.Request) -> web.Response:
         """``POST /sessions/{key}/{pause|resume|buffer|stop|seek}``."""

@@ -132,7 +132,7 @@ class Player:
             },
         )
 
-    def session_node(self, *, state: str, user_id: int, local: bool) -> Node:
+    def session_node(self, *, state: str, user_id: int | None, local: bool) -> Node:
         """The ``Player`` child of a ``/status/sessions`` item (as in session_base.xml)."""
         return Node(
             "Player",

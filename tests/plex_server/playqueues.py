@@ -192,6 +192,23 @@ class PlayQueueStore:
         self._queues[queue_id] = queue
         return queue
 
+    def detached(self, item: Any) -> PlayQueue:
+        """A one-item queue of media no library holds (live TV, a clip).
+
+        Players play those from a queue too (a session names its ``playQueueID``),
+        but the server keeps no such queue to list: ``/playQueues/{id}`` does not
+        know it.
+        """
+        queue_id = self._next_queue_id
+        self._next_queue_id += 1
+        queue = PlayQueue(
+            id=queue_id,
+            entries=[(next(self._item_ids), item)],
+            source_uri=f"server://{self.emu.machine_identifier}{item.key}",
+        )
+        queue.select(item)
+        return queue
+
     def create_from_request(
         self, query: dict[str, str], *, sections: frozenset[int] | None = None
     ) -> PlayQueue:
@@ -554,7 +571,7 @@ class PlaybackControl:
                 "duration": session.duration,
                 "seekRange": f"0-{session.duration}",
                 "ratingKey": session.rating_key,
-                "key": f"/library/metadata/{session.rating_key}",
+                "key": session.key,
                 "containerKey": f"/playQueues/{queue.id}",
                 "playQueueID": queue.id,
                 "playQueueItemID": session.play_queue_item_id,

@@ -32,6 +32,14 @@ Elements follow real Plex (``captures/session_base.xml``,
 ``selected``, and ``TranscodeSession`` when transcoding (a direct child of the item,
 where python-plexapi's ``PlexSession.transcodeSession`` looks for it).
 
+Besides library items, sessions play media that no library holds
+(``transient.TransientItem``): live TV (``start_live_tv``: ``librarySectionID="-4"``,
+``live="1"``, ``key="/livetv/sessions/<uuid>"``, listed also by ``/livetv/sessions``
+in ``livetv_sessions.xml``'s shape), prerolls and trailers (``start_clip``:
+``type="clip"``, a preroll in section ``-2``), and items of no known library
+(``start_unknown``: section ``-3``, another id, or none). ``include_user=False``
+leaves a session's ``User`` element out.
+
 Status codes of ``/status/sessions/terminate`` follow the spec: ``403`` without
 ``sessionId``, ``404`` for an unknown one, ``200`` with an empty body otherwise.
 ``/status/sessions``, ``/transcode/sessions`` and terminate are the owner's (the
@@ -61,6 +69,19 @@ from .node import Node
 from .players import BUFFERING, PAUSED, PLAYING, STOPPED, Player
 from .playqueues import PlaybackControl, PlayQueue, PlayQueueStore
 from .responses import error, media_container, paged_headers, wants_json
+from .transient import (
+    CLIP_KINDS,
+    LINEUP,
+    UNKNOWN_SECTION_ID,
+    Channel,
+    TransientItem,
+    find_channel,
+    live_item,
+    new_session_uuid,
+    preroll_item,
+    trailer_item,
+    unknown_item,
+)
 
 if TYPE_CHECKING:
     from .items import Item
@@ -117,7 +138,7 @@ class PlaySession:
     id: str
     account: Account
     player: Player
-    item: Item
+    item: Item | TransientItem
     play_queue: PlayQueue
     play_queue_item_id: int
     location: str
@@ -130,6 +151,25 @@ class PlaySession:
     anchor_time: float
     transcode_started_at: float
     transcode_start_offset: int
+    show_user: bool = True
+    """False: the session has no ``User`` element (``include_user=False``)."""
+    then: Item | None = None
+    """A clip's feature: the library item the player plays when the clip ends."""
+
+    @property
+    def live(self) -> bool:
+        """Whether this is live TV (``live="1"``, ``librarySectionID="-4"``)."""
+        return isinstance(self.item, TransientItem) and self.item.live
+
+    @property
+    def transient(self) -> bool:
+        """Whether the item is in no library (live TV, a clip, an unknown item)."""
+        return isinstance(self.item, TransientItem)
+
+    @property
+    def key(self) -> str:
+        """The item's ``key`` (``/livetv/sessions/<uuid>`` for live TV)."""
+        return self.item.key
 
     @property
     def duration(self) -> int:
@@ -220,7 +260,15 @@ class SessionManager:
     Python API (all synchronous; every change publishes its notifications):
 
     - ``start_session(player=..., rating_key=..., user=None, transcode=False,
-      bandwidth=None, location="lan", view_offset=0, play_queue=None)``;
+      bandwidth=None, location="lan", view_offset=0, play_queue=None,
+      include_user=True)``: a library item (movie, episode, track, photo);
+    - ``start_live_tv(player=..., channel=None, ...)``: the program on air on a
+      channel of ``transient.LINEUP``;
+    - ``start_clip(player=..., clip="preroll" | "trailer", before=None,
+      trailer_of=None, ...)``: a preroll or trailer, then ``before`` (a ratingKey);
+    - ``start_unknown(player=..., library_section_id=-3, ...)``: an item of no
+      library the user can see;
+    - ``include_user=False`` on any of them: a session without a ``User`` element;
     - ``pause``, ``resume``, ``buffer``, ``seek``, ``stop_session``, ``terminate``;
     - ``advance(seconds)``: move ``emu.clock`` and report progress;
     - ``sessions`` (settled, oldest first), ``get(key_or_id)``, ``for_player``;
@@ -322,14 +370,24 @@ class SessionManager:
         """A session's position (ms) now."""
         return session.position(self.now)
 
+    @property
+    def channels(self) -> tuple[Channel, ...]:
+        """The live TV lineup (``transient.LINEUP``)."""
+        return LINEUP
+
     def describe(self, session: PlaySession) -> dict[str, Any]:
         """A JSON-ready summary of a session (for the control API)."""
         return {
             "sessionKey": session.session_key,
             "sessionId": session.id,
             "player": session.player.machine_identifier,
-            "user": {"id": session.account.id, "title": session.account.title},
+            "user": {"id": session.account.id, "title": session.account.title}
+            if session.show_user
+            else None,
             "ratingKey": session.rating_key,
+            "key": session.key,
+            "type": session.item.kind,
+            "live": session.live,
             "title": session.item.title,
             "state": session.state,
             "viewOffset": session.position(self.now),
@@ -360,6 +418,7 @@ class SessionManager:
         video_decision: str | None = None,
         audio_decision: str | None = None,
         state: str = PLAYING,
+        include_user: bool = True,
     ) -> PlaySession:
         """Start playing an item on a player; returns the new session.
 
@@ -369,10 +428,207 @@ class SessionManager:
         ``bandwidth`` (kbps) defaults to the media's bitrate. ``location`` is ``lan``
         or ``wan``. Without ``play_queue`` a one-item queue is created, as every
         Plex client plays from one. A player plays one thing: its previous session
-        stops first.
+        stops first. ``include_user=False``: the session has no ``User`` element
+        (real servers send some transient sessions so); it still plays for
+        ``user``'s account internally (history, ``describe``).
         """
+        return self._begin(
+            self.emu.players.require(player),
+            self._playable(rating_key),
+            user=user,
+            transcode=transcode,
+            bandwidth=bandwidth,
+            location=location,
+            view_offset=view_offset,
+            play_queue=play_queue,
+            video_decision=video_decision,
+            audio_decision=audio_decision,
+            state=state,
+            include_user=include_user,
+        )
+
+    def start_live_tv(
+        self,
+        *,
+        player: str | Player,
+        channel: str | None = None,
+        user: int | str | None = None,
+        include_user: bool = True,
+        bandwidth: int | None = None,
+        location: str = "lan",
+        state: str = PLAYING,
+    ) -> PlaySession:
+        """Tune a player to a live TV channel (number or call sign; default the first).
+
+        The session plays the program on air (``transient.live_item``): its
+        ``viewOffset`` is how far into the program the broadcast is, and when the
+        program ends the session goes on with the next one. Live TV always goes
+        through the transcoder, which copies the tuner's streams into HLS
+        (``livetv_sessions.xml``: ``videoDecision="copy"``, ``audioDecision="copy"``).
+        """
+        return self._tune(
+            self.emu.players.require(player),
+            find_channel(channel),
+            self.now,
+            user=user,
+            include_user=include_user,
+            bandwidth=bandwidth,
+            location=location,
+            state=state,
+        )
+
+    def _tune(
+        self,
+        target: Player,
+        channel: Channel,
+        at: float,
+        *,
+        user: int | str | None,
+        include_user: bool,
+        bandwidth: int | None,
+        location: str,
+        state: str,
+    ) -> PlaySession:
+        """Start a live session of what ``channel`` airs at clock time ``at``."""
+        item = live_item(
+            channel, at, new_session_uuid(self.emu.seed, self._next_session_key)
+        )
+        return self._begin(
+            target,
+            item,
+            user=user,
+            transcode=True,
+            bandwidth=bandwidth,
+            location=location,
+            view_offset=int((at - item.program_start) * 1000),
+            video_decision="copy",
+            audio_decision="copy",
+            state=state,
+            include_user=include_user,
+            at=at,
+        )
+
+    def start_clip(
+        self,
+        *,
+        player: str | Player,
+        clip: str = "preroll",
+        before: int | str | None = None,
+        trailer_of: int | str | None = None,
+        user: int | str | None = None,
+        include_user: bool = True,
+        transcode: bool = False,
+        bandwidth: int | None = None,
+        location: str = "lan",
+        state: str = PLAYING,
+    ) -> PlaySession:
+        """Play a preroll or a trailer, as Plex does before a feature.
+
+        ``clip="preroll"``: a preroll clip (``librarySectionID="-2"``);
+        ``clip="trailer"``: the trailer of ``trailer_of`` (a movie or show; default
+        ``before``, else the first movie). ``before``: the library item the player
+        plays when the clip ends (with the same user, transcode and location).
+        """
+        if clip not in CLIP_KINDS:
+            raise ValueError(f"clip must be one of {CLIP_KINDS}, not {clip!r}")
         target = self.emu.players.require(player)
-        item = self._playable(rating_key)
+        feature = self._playable(before) if before is not None else None
+        item: TransientItem
+        if clip == "preroll":
+            item = preroll_item(self._next_session_key, self.now)
+        else:
+            item = trailer_item(
+                self.emu.library.renderer, self._trailer_owner(trailer_of, feature)
+            )
+        session = self._begin(
+            target,
+            item,
+            user=user,
+            transcode=transcode,
+            bandwidth=bandwidth,
+            location=location,
+            state=state,
+            include_user=include_user,
+        )
+        session.then = feature
+        return session
+
+    def start_unknown(
+        self,
+        *,
+        player: str | Player,
+        library_section_id: int | None = UNKNOWN_SECTION_ID,
+        user: int | str | None = None,
+        include_user: bool = True,
+        transcode: bool = False,
+        bandwidth: int | None = None,
+        location: str = "lan",
+        state: str = PLAYING,
+    ) -> PlaySession:
+        """Play an item of no library the user can see (``session_unknown.xml``).
+
+        ``library_section_id``: its ``librarySectionID`` (``-3`` as in the
+        capture, or the id of a section that does not exist or is not shared);
+        ``None``: no ``librarySectionID`` at all. It never has a
+        ``librarySectionTitle``.
+        """
+        return self._begin(
+            self.emu.players.require(player),
+            unknown_item(
+                self._next_session_key, self.now, section_id=library_section_id
+            ),
+            user=user,
+            transcode=transcode,
+            bandwidth=bandwidth,
+            location=location,
+            state=state,
+            include_user=include_user,
+        )
+
+    def _trailer_owner(
+        self, trailer_of: int | str | None, feature: Item | None
+    ) -> Item:
+        """The movie or show whose trailer ``start_clip`` plays."""
+        library = self.emu.library
+        if trailer_of is not None:
+            owner = library.find(trailer_of)
+            if owner is None:
+                raise KeyError(f"no library item with ratingKey {trailer_of!r}")
+        elif feature is not None:
+            owner = feature
+        else:
+            owner = next((i for i in library.items.values() if i.kind == "movie"), None)
+            if owner is None:
+                raise KeyError("the library has no movie to take a trailer from")
+        if owner.kind not in ("movie", "show"):
+            raise ValueError(
+                f"ratingKey {owner.rating_key} is a {owner.kind}; "
+                "only movies and shows have trailers"
+            )
+        return owner
+
+    def _begin(
+        self,
+        target: Player,
+        item: Item | TransientItem,
+        *,
+        user: int | str | None,
+        transcode: bool,
+        bandwidth: int | None,
+        location: str,
+        state: str,
+        include_user: bool,
+        view_offset: int = 0,
+        play_queue: PlayQueue | None = None,
+        video_decision: str | None = None,
+        audio_decision: str | None = None,
+        at: float | None = None,
+    ) -> PlaySession:
+        """Start a session of ``item`` on ``target`` (see ``start_session``).
+
+        ``at``: the clock time the session began (default now; earlier when a
+        live channel moves on to its next program while the clock is advanced).
+        """
         if location not in LOCATIONS:
             raise ValueError(f"location must be one of {LOCATIONS}, not {location!r}")
         if state not in (PLAYING, PAUSED, BUFFERING):
@@ -380,13 +636,18 @@ class SessionManager:
                 f"a session starts playing, paused or buffering, not {state!r}"
             )
         account = self._account(user if user is not None else target.user_id)
-        queue = play_queue or self.queues.create([item])
+        if play_queue is not None:
+            queue = play_queue
+        elif isinstance(item, TransientItem):
+            queue = self.queues.detached(item)
+        else:
+            queue = self.queues.create([item])
         queue_item_id = queue.select(item)
         previous = self.for_player(target)
         if previous is not None:
             self.stop_session(previous)
-        now = self.now
-        media_bitrate = int(_source_media(self.emu, item).get("bitrate", 0))
+        now = self.now if at is None else at
+        media_bitrate = _media_bitrate(self.emu, item)
         session = PlaySession(
             session_key=str(self._next_session_key),
             id=self._random_id(),
@@ -405,6 +666,7 @@ class SessionManager:
             anchor_time=now,
             transcode_started_at=now,
             transcode_start_offset=max(0, view_offset),
+            show_user=include_user,
         )
         self._next_session_key += 1
         self._sessions[session.session_key] = session
@@ -507,6 +769,13 @@ class SessionManager:
         assert end is not None
         player, queue = session.player, session.play_queue
         self._end(session, end)
+        if session.live:
+            self._next_program(session, end)
+            return
+        if session.then is not None:
+            if self.emu.library.find(session.then.rating_key) is session.then:
+                self._continue(session, session.then, end, keep_queue=False)
+            return
         following = queue.step(1, repeat=player.repeat)
         if (
             following is None
@@ -515,8 +784,18 @@ class SessionManager:
             return  # the end of the queue (or its next item was deleted): the player stops
         self._continue(session, following, end)
 
-    def _continue(self, previous: PlaySession, item: Item, at: float) -> None:
-        """Start the next queue item on the same player from clock time ``at``."""
+    def _continue(
+        self,
+        previous: PlaySession,
+        item: Item,
+        at: float,
+        *,
+        keep_queue: bool = True,
+    ) -> None:
+        """Start the next item on the same player from clock time ``at``.
+
+        ``keep_queue=False`` makes a new queue (a feature after its clip).
+        """
         session = self.start_session(
             player=previous.player,
             rating_key=item.rating_key,
@@ -524,9 +803,26 @@ class SessionManager:
             transcode=previous.transcoding,
             bandwidth=previous.bandwidth,
             location=previous.location,
-            play_queue=previous.play_queue,
+            play_queue=previous.play_queue if keep_queue else None,
+            include_user=previous.show_user,
         )
         session.anchor_time = session.transcode_started_at = at
+
+    def _next_program(self, previous: PlaySession, at: float) -> None:
+        """A live program ended at ``at``: the player stays tuned to the next one."""
+        item = previous.item
+        assert isinstance(item, TransientItem)
+        assert item.channel is not None
+        self._tune(
+            previous.player,
+            item.channel,
+            at,
+            user=previous.account.id,
+            include_user=previous.show_user,
+            bandwidth=previous.bandwidth,
+            location=previous.location,
+            state=PLAYING,
+        )
 
     def _end(
         self, session: PlaySession, at: float, *, update_library: bool = True
@@ -621,7 +917,7 @@ class SessionManager:
             "guid": "",
             "ratingKey": session.rating_key,
             "url": "",
-            "key": f"/library/metadata/{session.item.rating_key}",
+            "key": session.key,
             "viewOffset": session.position(self.now),
             "playQueueItemID": session.play_queue_item_id,
             "playQueueID": session.play_queue.id,
@@ -667,7 +963,7 @@ class SessionManager:
     def session_node(self, session: PlaySession) -> Node:
         """The session's element in ``/status/sessions``."""
         now = self.now
-        base = self.emu.library.item_node(session.item, detail=True, guids=True)
+        base = self._item_node(session)
         attrs = dict(base.attrs)
         attrs["sessionKey"] = session.session_key
         attrs["viewOffset"] = session.position(now)
@@ -677,10 +973,10 @@ class SessionManager:
             *tags,
             session.player.session_node(
                 state=session.state,
-                user_id=session.account.id,
+                user_id=session.account.id if session.show_user else None,
                 local=session.location == "lan",
             ),
-            session.account.node(),
+            *([session.account.node()] if session.show_user else []),
             Node(
                 "Session",
                 {
@@ -694,6 +990,33 @@ class SessionManager:
         if session.transcoding:
             children.append(self.transcode_node(session))
         return Node(base.tag, attrs, children, json_key="Metadata")
+
+    def _item_node(self, session: PlaySession) -> Node:
+        """The element of what the session plays, with its source ``Media``."""
+        if isinstance(session.item, TransientItem):
+            return session.item.node()
+        return self.emu.library.item_node(session.item, detail=True, guids=True)
+
+    def live_node(self, session: PlaySession) -> Node:
+        """A live session as ``/livetv/sessions`` lists it (``livetv_sessions.xml``).
+
+        The program's element and its tuner ``Media`` with every stream, the
+        ``TranscodeSession`` inside the ``Media``; no ``Player``, ``User`` or
+        ``Session`` (the DVR's view of the stream, not a player's).
+        """
+        base = self._item_node(session)
+        children: list[Node] = []
+        for media in base.children:
+            if media.tag != "Media":
+                continue
+            children.append(
+                Node(
+                    "Media",
+                    media.attrs,
+                    [*media.children, self.transcode_node(session)],
+                )
+            )
+        return Node(base.tag, base.attrs, children, json_key="Metadata")
 
     def _media_node(self, session: PlaySession, media: Node) -> Node:
         """The item's ``Media`` as this session plays it: decisions and selections."""
@@ -730,9 +1053,8 @@ class SessionManager:
             "decision": "transcode" if session.transcoding else "directplay",
             "selected": True,
         }
-        streams = [
-            self._stream_node(session, stream) for stream in _streams_in_use(part)
-        ]
+        in_use = list(part.children) if session.live else _streams_in_use(part)
+        streams = [self._stream_node(session, stream) for stream in in_use]
         return Node("Part", attrs, streams)
 
     @staticmethod
@@ -775,6 +1097,10 @@ class SessionManager:
         throttled = not complete and produced >= ceiling
         media_attrs = _transcoded_media_attrs(session)
         source_media = _source_media(self.emu, session.item)
+        if session.live:
+            # The tuner's streams copied into HLS: the output has the source's codecs.
+            for name in ("videoCodec", "audioCodec"):
+                media_attrs.setdefault(name, source_media.get(name))
         return Node(
             "TranscodeSession",
             {
@@ -794,7 +1120,7 @@ class SessionManager:
                 "remaining": 0
                 if complete
                 else int((duration - made) / 1000 / TRANSCODE_SPEED),
-                "context": "streaming",
+                "context": "static" if session.live else "streaming",
                 "sourceVideoCodec": source_media.get("videoCodec"),
                 "sourceAudioCodec": source_media.get("audioCodec"),
                 "videoDecision": session.video_decision,
@@ -847,10 +1173,19 @@ class SessionManager:
 # -- helpers --------------------------------------------------------------------------------
 
 
-def _source_media(emu: PlexEmulator, item: Item) -> dict[str, Any]:
+def _source_media(emu: PlexEmulator, item: Item | TransientItem) -> dict[str, Any]:
     """The attributes of the item's (first) ``Media`` as the library renders it."""
+    if isinstance(item, TransientItem):
+        return dict(item.media.attrs)
     media = emu.library.item_node(item, detail=False, guids=False).find("Media")
     return dict(media.attrs) if media is not None else {}
+
+
+def _media_bitrate(emu: PlexEmulator, item: Item | TransientItem) -> int:
+    """The kbps a session of the item uses by default (its media's bitrate)."""
+    if isinstance(item, TransientItem):
+        return item.bitrate
+    return int(_source_media(emu, item).get("bitrate", 0))
 
 
 def _streams_in_use(part: Node) -> list[Node]:
@@ -870,10 +1205,10 @@ def _streams_in_use(part: Node) -> list[Node]:
 
 
 def _decision(
-    item: Item, kind: str, transcode: bool, requested: str | None
+    item: Item | TransientItem, kind: str, transcode: bool, requested: str | None
 ) -> str | None:
     """The decision for the item's video or audio (``None`` when it has none)."""
-    if kind == "video" and item.kind not in ("movie", "episode"):
+    if kind == "video" and item.kind not in ("movie", "episode", "clip"):
         return None
     if item.kind == "photo":
         return None
@@ -1009,6 +1344,25 @@ async def sessions_route(request: web.Request) -> web.Response:
     return media_container(request, {"size": len(nodes)}, nodes)
 
 
+async def livetv_sessions_route(request: web.Request) -> web.Response:
+    """``GET /livetv/sessions``: the live TV sessions (``livetv_sessions.xml``)."""
+    manager: SessionManager = request.app["emulator"].sessions
+    nodes = [manager.live_node(s) for s in manager.sessions if s.live]
+    return media_container(request, {"size": len(nodes)}, nodes)
+
+
+async def livetv_session_route(request: web.Request) -> web.Response:
+    """``GET /livetv/sessions/{uuid}``: one live session (its items' ``key``)."""
+    manager: SessionManager = request.app["emulator"].sessions
+    wanted = f"/livetv/sessions/{request.match_info['uuid']}"
+    nodes = [
+        manager.live_node(s) for s in manager.sessions if s.live and s.key == wanted
+    ]
+    if not nodes:
+        return error(404, "Not Found")
+    return media_container(request, {"size": len(nodes)}, nodes)
+
+
 async def history_route(request: web.Request) -> web.Response:
     """``GET /status/sessions/history/all`` with the spec's filters, sort and paging.
 
@@ -1086,3 +1440,5 @@ def add_routes(app: web.Application, emu: PlexEmulator) -> None:
     app.router.add_get("/status/sessions/terminate", terminate_route)
     app.router.add_post("/status/sessions/terminate", terminate_route)
     app.router.add_get("/transcode/sessions", transcode_sessions_route)
+    app.router.add_get("/livetv/sessions", livetv_sessions_route)
+    app.router.add_get("/livetv/sessions/{uuid}", livetv_session_route)
