@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator, Mapping, Sequence
 from pathlib import Path
 
 import aiohttp
@@ -36,31 +36,38 @@ def plex_reference() -> Path:
     return REFERENCE_DIR
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+def reference_summary(stats: Mapping[str, Sequence[object]]) -> str | None:
     """One line for the tests that skipped or failed for want of the reference material."""
-    reports = [
-        report
+    count = sum(
+        REFERENCE_MISSING in getattr(report, "longreprtext", "")
         for outcome in ("skipped", "error", "failed")
-        for report in terminalreporter.stats.get(outcome, [])
-        if REFERENCE_MISSING in getattr(report, "longreprtext", "")
-    ]
-    if not reports:
-        return
+        for report in stats.get(outcome, [])
+    )
+    if not count:
+        return None
     if reference_required():
-        verdict = (
-            f"{len(reports)} tests that read it failed ({REQUIRE_REFERENCE_ENV} is set)"
-        )
+        verdict = f"{count} tests that read it failed ({REQUIRE_REFERENCE_ENV} is set)"
     else:
         verdict = (
-            f"{len(reports)} tests that read it skipped (the emulator was checked "
+            f"{count} tests that read it skipped (the emulator was still checked "
             f"against tests/emulator/capture_shapes.json; {REQUIRE_REFERENCE_ENV}=1 "
             "makes this a failure)"
         )
-    terminalreporter.write_line(
-        f"{REFERENCE_MISSING} at {REFERENCE_DIR} (captures/, plex-api-spec.yaml): {verdict}",
-        yellow=True,
-        bold=True,
+    return (
+        f"{REFERENCE_MISSING} at {REFERENCE_DIR} (captures/, plex-api-spec.yaml): "
+        f"{verdict}"
     )
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> Generator[None]:
+    """Say after pytest's own summary (the outermost wrapper) what went unchecked."""
+    try:
+        return (yield)
+    finally:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None and (line := reference_summary(reporter.stats)):
+            reporter.write_line(line, yellow=True, bold=True)
 
 
 @pytest.fixture

@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 import contextlib
 from dataclasses import dataclass, field
+from pathlib import Path
 import string
 from typing import Literal
 from xml.etree import ElementTree as ET
@@ -42,6 +43,7 @@ import pytest
 from tests.plex_server import PlexEmulator
 from tests.plex_server.plextv import PlexTV
 
+from . import fidelity
 from .capture_shapes import (
     REGENERATE,
     SHAPES_PATH,
@@ -597,3 +599,21 @@ def test_comparison_tells_kinds_apart_by_type() -> None:
     assert compare_with_capture(seasons, shows) == [
         "no Directory/season element in the answer"
     ]
+
+
+def test_missing_reference_names_the_paths(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Where the material is missing the message names each path; CI's switch holds."""
+    monkeypatch.setattr(fidelity, "CAPTURES_DIR", tmp_path / "captures")
+    monkeypatch.setattr(fidelity, "SPEC_PATH", tmp_path / "plex-api-spec.yaml")
+    problem = fidelity.reference_problem() or ""
+    assert f"{tmp_path}/captures/" in problem
+    assert f"{tmp_path}/plex-api-spec.yaml" in problem
+    (tmp_path / "captures").mkdir()
+    assert f"{tmp_path}/captures/" not in (fidelity.reference_problem() or "")
+    (tmp_path / "plex-api-spec.yaml").write_text("{}", encoding="utf-8")
+    assert fidelity.reference_problem() is None
+    for value, required in (("1", True), ("0", False), ("", False)):
+        monkeypatch.setenv(fidelity.REQUIRE_REFERENCE_ENV, value)
+        assert fidelity.reference_required() is required
