@@ -35,7 +35,7 @@ from homeassistant.const import (
     STATE_UNAVAILABLE,
 )
 from homeassistant.core import Event, HomeAssistant, State, callback
-from homeassistant.exceptions import HomeAssistantError
+from homeassistant.exceptions import HomeAssistantError, ServiceNotSupported
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.util import dt as dt_util
 import pytest
@@ -205,6 +205,8 @@ async def test_features_follow_control(
         chrome.attributes[ATTR_SUPPORTED_FEATURES]
         == MediaPlayerEntityFeature.BROWSE_MEDIA
     )
+    with pytest.raises(ServiceNotSupported):
+        await call(hass, SERVICE_MEDIA_PAUSE, CHROME)
 
 
 async def test_new_player_is_added(
