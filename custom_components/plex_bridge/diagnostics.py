@@ -1,0 +1,97 @@
+"""Diagnostics of a Plex Bridge entry: what it knows, with nothing personal in it.
+
+The token, the server's address and user names are redacted; so are players'
+addresses. What remains says how the entry is doing: push or polling, the circuit
+breaker, the cache, the requests made, and what the coordinators hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any, Final
+
+from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.const import CONF_TOKEN, CONF_URL
+from homeassistant.core import HomeAssistant
+
+from . import PlexBridgeConfigEntry
+
+TO_REDACT: Final = {
+    CONF_TOKEN,
+    CONF_URL,
+    "address",
+    "host",
+    "my_plex_username",
+    "token",
+    "url",
+    "user",
+    "username",
+}
+
+
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: PlexBridgeConfigEntry
+) -> dict[str, Any]:
+    """The entry's configuration, health and counts."""
+    data = entry.runtime_data
+    client = data.client
+    sessions = data.sessions.data
+    library = data.library.data
+    update = library.update
+    release = update.release if update else None
+    return async_redact_data(
+        {
+            "entry": {
+                "data": dict(entry.data),
+                "options": dict(entry.options),
+            },
+            "server": asdict(data.server),
+            "push": {
+                "connected": data.listener.connected,
+                "listener": data.listener.as_dict(),
+                "notifications": data.router.as_dict(),
+                "polling": data.sessions.update_interval is not None,
+            },
+            "cache": client.cache.stats(),
+            "breaker": client.breaker.as_dict(),
+            "requests": dict(sorted(client.request_counts.items())),
+            "sessions": {
+                "count": len(sessions.sessions),
+                "transcodes": sum(
+                    live.session.transcoding for live in sessions.sessions.values()
+                ),
+                "states": sorted(live.state for live in sessions.sessions.values()),
+                "last_update_success": data.sessions.last_update_success,
+            },
+            "players": {
+                "count": len(sessions.players),
+                "present": len(sessions.present),
+                "products": sorted(
+                    {
+                        player.product or "unknown"
+                        for player in sessions.players.values()
+                    }
+                ),
+                "controllable": sum(
+                    player.controllable for player in sessions.players.values()
+                ),
+            },
+            "library": {
+                "sections": [
+                    {"key": section.key, "type": section.type}
+                    for section in library.sections
+                ],
+                "counts": library.counts,
+                "recently_added": len(library.recently_added),
+                "on_deck": len(library.on_deck),
+                "update": {
+                    "can_install": update.can_install,
+                    "release": release.version if release else None,
+                }
+                if update
+                else None,
+                "last_update_success": data.library.last_update_success,
+            },
+        },
+        TO_REDACT,
+    )
