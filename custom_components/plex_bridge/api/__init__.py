@@ -3,15 +3,27 @@
 from .client import (
     PlexAuthError,
     PlexClient,
+    PlexCommandError,
     PlexConnectionError,
     PlexError,
-    ServerInfo,
+    PlexNotFoundError,
+    PlexResponseError,
+    PlexUnavailableError,
 )
+from .models import Device, MediaItem, PlexSession, Section, ServerInfo
 
 __all__ = [
+    "Device",
+    "MediaItem",
     "PlexAuthError",
     "PlexClient",
+    "PlexCommandError",
     "PlexConnectionError",
     "PlexError",
+    "PlexNotFoundError",
+    "PlexResponseError",
+    "PlexSession",
+    "PlexUnavailableError",
+    "Section",
     "ServerInfo",
 ]

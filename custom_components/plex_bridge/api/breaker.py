@@ -16,6 +16,11 @@ import time
 from typing import Any
 
 
+def _monotonic() -> float:
+    """``time.monotonic()``, looked up at each call so that frozen test clocks apply."""
+    return time.monotonic()
+
+
 class BreakerState(StrEnum):
     """Where the breaker stands."""
 
@@ -40,7 +45,7 @@ class CircuitBreaker:
         self,
         failure_threshold: int = 5,
         cooldown: float = 30.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = _monotonic,
     ) -> None:
         self.failure_threshold = max(1, failure_threshold)
         self.cooldown = cooldown

@@ -19,6 +19,11 @@ from typing import Any, cast
 type CacheKey = tuple[Any, ...]
 
 
+def _monotonic() -> float:
+    """``time.monotonic()``, looked up at each call so that frozen test clocks apply."""
+    return time.monotonic()
+
+
 @dataclass(slots=True)
 class _Entry:
     """A stored value and the clock reading after which it is stale."""
@@ -39,7 +44,7 @@ class TTLCache:
     """TTL cache keyed by tuples whose first element is a namespace string."""
 
     def __init__(
-        self, clock: Callable[[], float] = time.monotonic, max_entries: int = 512
+        self, clock: Callable[[], float] = _monotonic, max_entries: int = 512
     ) -> None:
         self._clock = clock
         self.max_entries = max_entries

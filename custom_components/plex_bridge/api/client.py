@@ -1,82 +1,710 @@
 """A small async client for the Plex Media Server HTTP API.
 
-It asks for JSON (``Accept: application/json``) and sends the token in the
-``X-Plex-Token`` header, never in the URL, so the token cannot leak through logged
-or displayed URLs. Today it knows one request, the server's identity, which the
-config flow and setup use to test a connection; the core issue grows it (paging,
-retries with backoff, circuit breaker).
+- It asks for JSON (``Accept: application/json``) and decodes it with orjson; a
+  server (or a proxy in front of it) that answers XML anyway is understood too: the
+  content type decides, and both forms become the same models (``models.py``).
+- The token goes only in the ``X-Plex-Token`` header, never in a URL, so no logged or
+  displayed URL can carry it. Error messages name the path, never the query.
+- Every request has a timeout. Idempotent requests (GET) are retried on connection
+  errors and 5xx answers, with exponential backoff and full jitter; commands are not.
+- A circuit breaker (``breaker.py``) opens after repeated failures, so a server that
+  is down costs one probe per cool-down instead of a storm of requests.
+- A TTL cache (``cache.py``) keeps what changes rarely: the server's identity for an
+  hour, sections and counts for 5 minutes, searches for a minute. The owner of the
+  client invalidates it when notifications say the library changed.
+- At most ``max_in_flight`` requests run at once per server, on the session's
+  kept-alive connections.
+- Player commands go through the server with ``X-Plex-Target-Client-Identifier`` and
+  a rising ``commandID``, as Plex's own apps do.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from typing import Any
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
+import logging
+import random
+from typing import Any, Final
+from urllib.parse import quote
 
 import aiohttp
+import orjson
 
-REQUEST_TIMEOUT = 10
+from .breaker import CircuitBreaker, CircuitOpenError
+from .cache import TTLCache
+from .models import (
+    Account,
+    Container,
+    Device,
+    DirectoryEntry,
+    HistoryEntry,
+    Hub,
+    MediaItem,
+    MediaStream,
+    Page,
+    PlayQueue,
+    PlexSession,
+    Section,
+    ServerInfo,
+    SystemDevice,
+    UpdateStatus,
+    as_int,
+    children,
+    parse_accounts,
+    parse_clients,
+    parse_devices,
+    parse_directories,
+    parse_history,
+    parse_hubs,
+    parse_item,
+    parse_item_streams,
+    parse_items,
+    parse_page,
+    parse_play_queue,
+    parse_sections,
+    parse_server_info,
+    parse_sessions,
+    parse_update_status,
+    xml_to_container,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+REQUEST_TIMEOUT: Final = 10.0
+MAX_IN_FLIGHT: Final = 4
+RETRIES: Final = 2
+BACKOFF_BASE: Final = 0.25
+BACKOFF_MAX: Final = 4.0
+
+PRODUCT: Final = "Plex Bridge"
+PRODUCT_VERSION: Final = "0.2.0"
+
+# How long each kind of answer is kept (seconds); see the module docstring.
+TTL_IDENTITY: Final = 3600.0
+TTL_SECTIONS: Final = 300.0
+TTL_COUNTS: Final = 300.0
+TTL_LISTS: Final = 300.0
+TTL_SEARCH: Final = 60.0
+
+# Cache namespaces that a change of the library's content makes stale.
+CONTENT_NAMESPACES: Final = ("counts", "recently_added", "on_deck", "search", "browse")
+# ... and those a finished library scan makes stale as well.
+SCAN_NAMESPACES: Final = ("sections", *CONTENT_NAMESPACES)
+
+# Plex's numeric item types (``type=`` of library queries).
+ITEM_TYPES: Final = {
+    "movie": 1,
+    "show": 2,
+    "season": 3,
+    "episode": 4,
+    "artist": 8,
+    "album": 9,
+    "track": 10,
+    "photoalbum": 14,
+    "photo": 13,
+    "clip": 12,
+    "playlist": 15,
+    "collection": 18,
+}
+# What kind of play queue each item type goes into.
+QUEUE_TYPES: Final = {
+    "movie": "video",
+    "show": "video",
+    "season": "video",
+    "episode": "video",
+    "clip": "video",
+    "artist": "audio",
+    "album": "audio",
+    "track": "audio",
+    "photo": "photo",
+    "photoalbum": "photo",
+}
+# The command type Plex players expect for each queue type.
+COMMAND_TYPES: Final = {"video": "video", "audio": "music", "photo": "photo"}
 
 
 class PlexError(Exception):
     """Base error of the Plex client."""
 
 
-class PlexConnectionError(PlexError):
-    """The server could not be reached or answered with something unusable."""
-
-
 class PlexAuthError(PlexError):
     """The server refused the token (HTTP 401)."""
 
 
-@dataclass(frozen=True, slots=True)
-class ServerInfo:
-    """Who a Plex Media Server says it is (its root endpoint, ``/``)."""
+class PlexNotFoundError(PlexError):
+    """The server has no such thing (HTTP 404)."""
 
-    machine_identifier: str
-    friendly_name: str
-    version: str
-    platform: str | None = None
+
+class PlexUnavailableError(PlexError):
+    """The server cannot be used right now (base of the two errors below)."""
+
+
+class PlexConnectionError(PlexUnavailableError):
+    """The server could not be reached: refused, unreachable, timed out, breaker open."""
+
+
+class PlexResponseError(PlexUnavailableError):
+    """The server answered, but with a 5xx or a body that cannot be read."""
+
+
+class PlexCommandError(PlexError):
+    """A player refused or could not carry out a command (4xx from ``/player``)."""
+
+
+def _decode(body: bytes, content_type: str) -> Container:
+    """The ``MediaContainer`` of a body, JSON or XML (``ValueError`` if neither)."""
+    text = body.strip()
+    # Plex for Android (TV) and Plexamp answer a proxied command with a bare "OK".
+    if not text or text == b"OK":
+        return {}
+    if "xml" in content_type or (
+        not content_type.endswith("json") and text[:1] == b"<"
+    ):
+        return xml_to_container(text)
+    data = orjson.loads(text)
+    container = data.get("MediaContainer") if isinstance(data, dict) else None
+    if not isinstance(container, dict):
+        raise ValueError("no MediaContainer in the answer")  # noqa: TRY004 - a parse error
+    return container
 
 
 class PlexClient:
     """Talks to one Plex Media Server over a shared aiohttp session."""
 
-    def __init__(self, session: aiohttp.ClientSession, url: str, token: str) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        token: str,
+        *,
+        client_identifier: str = "plex-bridge",
+        cache: TTLCache | None = None,
+        breaker: CircuitBreaker | None = None,
+        max_in_flight: int = MAX_IN_FLIGHT,
+        timeout: float = REQUEST_TIMEOUT,
+        retries: int = RETRIES,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
         self._session = session
         self.url = url.rstrip("/")
         self._token = token
+        self.client_identifier = client_identifier
+        self.cache = cache if cache is not None else TTLCache()
+        self.breaker = breaker if breaker is not None else CircuitBreaker()
+        self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._timeout = timeout
+        self._retries = retries
+        self._jitter = jitter
+        self._command_id = 0
+        self.request_counts: Counter[str] = Counter()
+        self.machine_identifier: str | None = None
 
-    async def _get_json(self, path: str) -> dict[str, Any]:
-        headers = {"Accept": "application/json", "X-Plex-Token": self._token}
-        try:
-            async with asyncio.timeout(REQUEST_TIMEOUT):
-                async with self._session.get(
-                    f"{self.url}{path}", headers=headers
-                ) as response:
-                    if response.status == 401:
-                        raise PlexAuthError("the server refused the token")
-                    response.raise_for_status()
-                    data = await response.json(content_type=None)
-        except PlexAuthError:
-            raise
-        except (TimeoutError, aiohttp.ClientError, ValueError) as err:
-            raise PlexConnectionError(f"{type(err).__name__} from {path}") from err
-        container = data.get("MediaContainer") if isinstance(data, dict) else None
-        if not isinstance(container, dict):
-            raise PlexConnectionError(f"no MediaContainer in the answer to {path}")
-        return container
+    # -- plumbing ------------------------------------------------------------------------
 
-    async def server_info(self) -> ServerInfo:
-        """Read the server's identity; raises PlexAuthError or PlexConnectionError."""
-        container = await self._get_json("/")
-        machine_identifier = container.get("machineIdentifier")
-        if not machine_identifier:
-            raise PlexConnectionError("the server did not say its machineIdentifier")
-        return ServerInfo(
-            machine_identifier=str(machine_identifier),
-            friendly_name=str(container.get("friendlyName") or machine_identifier),
-            version=str(container.get("version", "")),
-            platform=container.get("platform"),
+    @property
+    def token(self) -> str:
+        """The token, for the few callers that must hand it on (never logged)."""
+        return self._token
+
+    @property
+    def requests_made(self) -> int:
+        """How many HTTP requests this client has sent."""
+        return sum(self.request_counts.values())
+
+    def headers(self, *, json: bool = True) -> dict[str, str]:
+        """The headers every request carries (the token among them)."""
+        headers = {
+            "X-Plex-Token": self._token,
+            "X-Plex-Client-Identifier": self.client_identifier,
+            "X-Plex-Product": PRODUCT,
+            "X-Plex-Version": PRODUCT_VERSION,
+            "X-Plex-Device-Name": "Home Assistant",
+            "X-Plex-Platform": "Home Assistant",
+        }
+        if json:
+            headers["Accept"] = "application/json"
+        return headers
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str | int] | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        retry: bool | None = None,
+    ) -> Container:
+        """Send a request and return its ``MediaContainer`` (``{}`` for an empty body).
+
+        ``retry`` defaults to ``True`` for GET only. Raises the errors above.
+        """
+        attempts = 1 + (
+            self._retries if (method == "GET" if retry is None else retry) else 0
         )
+        for attempt in range(attempts):
+            try:
+                return await self._send_once(method, path, params, headers)
+            except (PlexConnectionError, PlexResponseError) as err:
+                if attempt + 1 >= attempts or isinstance(
+                    err.__cause__, CircuitOpenError
+                ):
+                    raise
+                delay = min(BACKOFF_MAX, BACKOFF_BASE * 2**attempt) * self._jitter()
+                _LOGGER.debug("Retrying %s %s in %.2f s: %s", method, path, delay, err)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _send_once(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str | int] | None,
+        extra_headers: Mapping[str, str] | None,
+    ) -> Container:
+        try:
+            self.breaker.before_request()
+        except CircuitOpenError as err:
+            raise PlexConnectionError(
+                f"the server is not answering; next try in {err.retry_after:.0f} s"
+            ) from err
+        headers = self.headers()
+        if extra_headers:
+            headers.update(extra_headers)
+        query = {name: str(value) for name, value in (params or {}).items()}
+        self.request_counts[path.split("?", 1)[0]] += 1
+        try:
+            async with (
+                self._in_flight,
+                asyncio.timeout(self._timeout),
+                self._session.request(
+                    method, f"{self.url}{path}", params=query, headers=headers
+                ) as response,
+            ):
+                status = response.status
+                content_type = response.headers.get("Content-Type", "")
+                body = await response.read()
+        except (TimeoutError, aiohttp.ClientError, OSError) as err:
+            self.breaker.record_failure()
+            raise PlexConnectionError(f"{type(err).__name__} from {path}") from err
+        if status >= 500:
+            self.breaker.record_failure()
+            raise PlexResponseError(f"HTTP {status} from {path}")
+        self.breaker.record_success()
+        if status == 401:
+            raise PlexAuthError("the server refused the token")
+        if status == 404:
+            raise PlexNotFoundError(f"HTTP 404 from {path}")
+        if status >= 400:
+            raise PlexCommandError(f"HTTP {status} from {path}")
+        try:
+            return _decode(body, content_type.lower())
+        except ValueError as err:
+            raise PlexResponseError(f"unreadable answer from {path}: {err}") from err
+
+    async def _get(
+        self, path: str, params: Mapping[str, str | int] | None = None
+    ) -> Container:
+        return await self.request("GET", path, params)
+
+    def _cached[T](
+        self, key: tuple[Any, ...], ttl: float, fetch: Callable[[], Awaitable[T]]
+    ) -> Awaitable[T]:
+        return self.cache.get_or_fetch(key, ttl, fetch)
+
+    def invalidate_content(self, *, scan: bool = False) -> None:
+        """Forget cached lists after the library changed (and sections after a scan)."""
+        self.cache.invalidate(*(SCAN_NAMESPACES if scan else CONTENT_NAMESPACES))
+
+    # -- the server --------------------------------------------------------------------
+
+    async def server_info(self, *, cached: bool = False) -> ServerInfo:
+        """The server's identity (``/``); ``cached`` keeps it for an hour."""
+
+        async def fetch() -> ServerInfo:
+            try:
+                info = parse_server_info(await self._get("/"))
+            except ValueError as err:
+                raise PlexResponseError(str(err)) from err
+            self.machine_identifier = info.machine_identifier
+            return info
+
+        if not cached:
+            return await fetch()
+        return await self._cached(("identity",), TTL_IDENTITY, fetch)
+
+    async def clients(self, *, retry: bool = True) -> list[Device]:
+        """The players the server can see right now (``/clients``)."""
+        return parse_clients(await self.request("GET", "/clients", retry=retry))
+
+    async def devices(self) -> list[SystemDevice]:
+        """The devices the server has seen (``/devices``), which history names by id."""
+        return parse_devices(await self._get("/devices"))
+
+    async def accounts(self) -> list[Account]:
+        """The server's accounts (``/accounts``)."""
+        return parse_accounts(await self._get("/accounts"))
+
+    async def update_status(self) -> UpdateStatus:
+        """``/updater/status``: the newest release the server knows of."""
+        return parse_update_status(await self._get("/updater/status"))
+
+    # -- sessions ----------------------------------------------------------------------
+
+    async def sessions(self, *, retry: bool = True) -> list[PlexSession]:
+        """The live sessions (``/status/sessions``).
+
+        A poll passes ``retry=False``: the next poll is its retry, and retrying
+        inside it would only multiply the load on a struggling server.
+        """
+        return parse_sessions(
+            await self.request("GET", "/status/sessions", retry=retry)
+        )
+
+    async def terminate_session(self, session_id: str, reason: str) -> None:
+        """Stop a session, showing ``reason`` to the viewer."""
+        await self.request(
+            "GET",
+            "/status/sessions/terminate",
+            {"sessionId": session_id, "reason": reason},
+            retry=False,
+        )
+
+    async def history(
+        self,
+        *,
+        account_id: str | None = None,
+        device_id: str | None = None,
+        limit: int = 20,
+    ) -> list[HistoryEntry]:
+        """The latest plays, newest first, optionally of one account or device."""
+        params: dict[str, str | int] = {
+            "sort": "viewedAt:desc",
+            "X-Plex-Container-Start": 0,
+            "X-Plex-Container-Size": limit,
+        }
+        if account_id is not None:
+            params["accountID"] = account_id
+        if device_id is not None:
+            params["deviceID"] = device_id
+        return parse_history(await self._get("/status/sessions/history/all", params))
+
+    # -- the library -------------------------------------------------------------------
+
+    async def sections(self) -> list[Section]:
+        """The library sections, kept for 5 minutes."""
+
+        async def fetch() -> list[Section]:
+            return parse_sections(await self._get("/library/sections"))
+
+        return await self._cached(("sections",), TTL_SECTIONS, fetch)
+
+    async def section_count(
+        self, section_key: str, item_type: str | None = None
+    ) -> int:
+        """How many items (of one type) a section has, without fetching any."""
+
+        async def fetch() -> int:
+            params: dict[str, str | int] = {
+                "X-Plex-Container-Start": 0,
+                "X-Plex-Container-Size": 0,
+            }
+            if item_type is not None:
+                params["type"] = ITEM_TYPES[item_type]
+            container = await self._get(f"/library/sections/{section_key}/all", params)
+            return as_int(container.get("totalSize")) or 0
+
+        return await self._cached(("counts", section_key, item_type), TTL_COUNTS, fetch)
+
+    async def recently_added(
+        self, section_key: str | None = None, limit: int = 10
+    ) -> list[MediaItem]:
+        """The newest items of the library (or of one section), kept for 5 minutes."""
+
+        async def fetch() -> list[MediaItem]:
+            path = (
+                f"/library/sections/{section_key}/recentlyAdded"
+                if section_key
+                else "/library/recentlyAdded"
+            )
+            params = {"X-Plex-Container-Start": 0, "X-Plex-Container-Size": limit}
+            return parse_page(await self._get(path, params)).items
+
+        return await self._cached(
+            ("recently_added", section_key, limit), TTL_LISTS, fetch
+        )
+
+    async def on_deck(
+        self, section_key: str | None = None, limit: int = 10
+    ) -> list[MediaItem]:
+        """What to watch next (On Deck), kept for 5 minutes."""
+
+        async def fetch() -> list[MediaItem]:
+            path = (
+                f"/library/sections/{section_key}/onDeck"
+                if section_key
+                else "/library/onDeck"
+            )
+            params = {"X-Plex-Container-Start": 0, "X-Plex-Container-Size": limit}
+            return parse_page(await self._get(path, params)).items
+
+        return await self._cached(("on_deck", section_key, limit), TTL_LISTS, fetch)
+
+    async def search(
+        self, query: str, *, limit: int = 10, section_id: str | None = None
+    ) -> list[Hub]:
+        """The server's own search (``/hubs/search``), kept for a minute."""
+
+        async def fetch() -> list[Hub]:
+            params: dict[str, str | int] = {"query": query, "limit": limit}
+            if section_id is not None:
+                params["sectionId"] = section_id
+            return parse_hubs(await self._get("/hubs/search", params))
+
+        return await self._cached(
+            ("search", query, limit, section_id), TTL_SEARCH, fetch
+        )
+
+    async def item(self, rating_key: str) -> MediaItem:
+        """One item by its rating key (``PlexNotFoundError`` if there is none)."""
+        container = await self._get(f"/library/metadata/{quote(rating_key, safe='')}")
+        items = parse_items(children(container, "Metadata"))
+        if not items:
+            raise PlexNotFoundError(f"no item {rating_key}")
+        return items[0]
+
+    async def item_streams(self, rating_key: str) -> list[MediaStream]:
+        """The video, audio and subtitle streams of an item's first file."""
+        container = await self._get(f"/library/metadata/{quote(rating_key, safe='')}")
+        return parse_item_streams(container)
+
+    async def children(self, rating_key: str) -> list[MediaItem]:
+        """An item's children: a show's seasons, a season's episodes, an album's tracks."""
+        container = await self._get(
+            f"/library/metadata/{quote(rating_key, safe='')}/children"
+        )
+        return parse_items(children(container, "Metadata"))
+
+    async def section_items(
+        self,
+        section_key: str,
+        *,
+        start: int = 0,
+        size: int = 100,
+        item_type: str | None = None,
+        filters: Mapping[str, str] | None = None,
+        sort: str | None = None,
+    ) -> Page:
+        """One page of a section's items, optionally filtered and sorted."""
+        params: dict[str, str | int] = {
+            "X-Plex-Container-Start": start,
+            "X-Plex-Container-Size": size,
+            **(filters or {}),
+        }
+        if item_type is not None:
+            params["type"] = ITEM_TYPES[item_type]
+        if sort is not None:
+            params["sort"] = sort
+        return parse_page(
+            await self._get(f"/library/sections/{section_key}/all", params)
+        )
+
+    async def section_directories(
+        self, section_key: str, field: str
+    ) -> list[DirectoryEntry]:
+        """A section's values of a field: ``firstCharacter``, ``genre``, ``decade`` ..."""
+
+        async def fetch() -> list[DirectoryEntry]:
+            container = await self._get(f"/library/sections/{section_key}/{field}")
+            return parse_directories(container)
+
+        return await self._cached(("browse", section_key, field), TTL_LISTS, fetch)
+
+    async def collections(self, section_key: str) -> list[MediaItem]:
+        """A section's collections."""
+        container = await self._get(f"/library/sections/{section_key}/collections")
+        return parse_items(children(container, "Metadata"))
+
+    async def collection_items(self, rating_key: str) -> list[MediaItem]:
+        """The items of a collection."""
+        container = await self._get(f"/library/collections/{rating_key}/children")
+        return parse_items(children(container, "Metadata"))
+
+    async def playlists(self) -> list[MediaItem]:
+        """Every playlist."""
+        return parse_items(children(await self._get("/playlists"), "Metadata"))
+
+    async def playlist_items(self, rating_key: str) -> list[MediaItem]:
+        """The items of a playlist."""
+        container = await self._get(f"/playlists/{quote(rating_key, safe='')}/items")
+        return parse_items(children(container, "Metadata"))
+
+    async def refresh_section(self, section_key: str) -> None:
+        """Ask the server to scan a section for new files."""
+        await self.request(
+            "GET", f"/library/sections/{section_key}/refresh", retry=False
+        )
+
+    async def mark_watched(self, rating_key: str) -> None:
+        """Mark an item (and, for a show or season, its episodes) as watched."""
+        await self.request(
+            "GET",
+            "/:/scrobble",
+            {"key": rating_key, "identifier": "com.plexapp.plugins.library"},
+            retry=False,
+        )
+        self.invalidate_content()
+
+    async def mark_unwatched(self, rating_key: str) -> None:
+        """Mark an item as not watched."""
+        await self.request(
+            "GET",
+            "/:/unscrobble",
+            {"key": rating_key, "identifier": "com.plexapp.plugins.library"},
+            retry=False,
+        )
+        self.invalidate_content()
+
+    async def image(self, path: str) -> tuple[bytes, str]:
+        """An image the server serves (``thumb``/``art`` paths), with its content type."""
+        if not path.startswith("/"):
+            raise PlexNotFoundError("only the server's own images are fetched")
+        try:
+            self.breaker.before_request()
+        except CircuitOpenError as err:
+            raise PlexConnectionError("the server is not answering") from err
+        self.request_counts["image"] += 1
+        try:
+            async with (
+                self._in_flight,
+                asyncio.timeout(self._timeout),
+                self._session.get(
+                    f"{self.url}{path}", headers=self.headers(json=False)
+                ) as response,
+            ):
+                if response.status == 401:
+                    raise PlexAuthError("the server refused the token")
+                if response.status >= 400:
+                    raise PlexNotFoundError(f"HTTP {response.status} for an image")
+                content_type = response.headers.get("Content-Type", "image/jpeg")
+                return await response.read(), content_type
+        except (TimeoutError, aiohttp.ClientError, OSError) as err:
+            raise PlexConnectionError(f"{type(err).__name__} for an image") from err
+
+    # -- playback ----------------------------------------------------------------------
+
+    def _next_command_id(self) -> int:
+        self._command_id += 1
+        return self._command_id
+
+    async def command(
+        self,
+        client_identifier: str,
+        command: str,
+        params: Mapping[str, str | int] | None = None,
+        *,
+        controller: str = "playback",
+    ) -> None:
+        """Send ``/player/<controller>/<command>`` to a player through the server."""
+        query: dict[str, str | int] = {
+            **(params or {}),
+            "commandID": self._next_command_id(),
+        }
+        await self.request(
+            "GET",
+            f"/player/{controller}/{command}",
+            query,
+            headers={"X-Plex-Target-Client-Identifier": client_identifier},
+            retry=False,
+        )
+
+    async def create_play_queue(
+        self,
+        item: MediaItem,
+        *,
+        shuffle: bool = False,
+        continuous: bool = False,
+    ) -> PlayQueue:
+        """A play queue for an item (a playlist's own queue for a playlist)."""
+        params: dict[str, str | int] = {
+            "type": self._queue_type(item),
+            "shuffle": int(shuffle),
+            "repeat": 0,
+            "continuous": int(continuous),
+            "own": 1,
+        }
+        if item.type == "playlist":
+            params["playlistID"] = item.rating_key
+        else:
+            server = (
+                self.machine_identifier
+                or (await self.server_info(cached=True)).machine_identifier
+            )
+            params["uri"] = (
+                f"server://{server}/com.plexapp.plugins.library"
+                f"/library/metadata/{item.rating_key}"
+            )
+        container = await self.request("POST", "/playQueues", params, retry=False)
+        try:
+            return parse_play_queue(container)
+        except ValueError as err:
+            raise PlexResponseError(str(err)) from err
+
+    @staticmethod
+    def _queue_type(item: MediaItem) -> str:
+        if item.type == "playlist":
+            return {"audio": "audio", "photo": "photo"}.get(
+                item.playlist_type or "", "video"
+            )
+        return QUEUE_TYPES.get(item.type, "video")
+
+    async def play_media(
+        self,
+        client_identifier: str,
+        item: MediaItem,
+        *,
+        offset_ms: int = 0,
+        shuffle: bool = False,
+    ) -> PlayQueue:
+        """Make a play queue for ``item`` and start it on a player."""
+        queue = await self.create_play_queue(
+            item, shuffle=shuffle, continuous=item.type == "episode"
+        )
+        queue_type = self._queue_type(item)
+        key = f"/library/metadata/{queue.selected_rating_key or item.rating_key}"
+        server = (
+            self.machine_identifier
+            or (await self.server_info(cached=True)).machine_identifier
+        )
+        await self.command(
+            client_identifier,
+            "playMedia",
+            {
+                "machineIdentifier": server,
+                "key": key,
+                "offset": offset_ms,
+                "containerKey": f"/playQueues/{queue.id}?own=1&window=200",
+                "type": COMMAND_TYPES[queue_type],
+            },
+        )
+        return queue
+
+    async def item_or_none(self, rating_key: str) -> MediaItem | None:
+        """One item, or ``None`` when the server has none by that key."""
+        try:
+            return await self.item(rating_key)
+        except PlexNotFoundError:
+            return None
+
+
+__all__ = [
+    "PlexAuthError",
+    "PlexClient",
+    "PlexCommandError",
+    "PlexConnectionError",
+    "PlexError",
+    "PlexNotFoundError",
+    "PlexResponseError",
+    "PlexUnavailableError",
+    "parse_item",
+]
