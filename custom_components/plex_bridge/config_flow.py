@@ -20,7 +20,7 @@ import probatio
 from yarl import URL
 
 from . import create_client
-from .api import PlexAuthError, PlexConnectionError, ServerInfo
+from .api import PlexAuthError, PlexUnavailableError, ServerInfo
 from .const import DEFAULT_PORT, LOGGER
 
 USER_SCHEMA = probatio.Schema(
@@ -77,7 +77,7 @@ class PlexBridgeConfigFlow(ConfigFlow, domain="plex_bridge"):
             return await create_client(self.hass, dict(data)).server_info(), {}
         except PlexAuthError:
             return None, {"base": "invalid_auth"}
-        except PlexConnectionError:
+        except PlexUnavailableError:
             return None, {"base": "cannot_connect"}
         except Exception:  # noqa: BLE001 - anything else is shown as "unknown", and logged
             LOGGER.exception("Unexpected error while connecting to the Plex server")

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_TOKEN, CONF_URL, CONF_VERIFY_SSL
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -23,3 +30,38 @@ def mock_config_entry(plex_server: PlexEmulator) -> MockConfigEntry:
             CONF_VERIFY_SSL: True,
         },
     )
+
+
+async def wait_for_coordinator(
+    coordinator: DataUpdateCoordinator[Any], predicate: Callable[[], bool]
+) -> None:
+    """Wait (at most 5 s) until ``predicate()`` holds after a coordinator update.
+
+    No sleeping: the coordinator's own listener wakes the test each time it updates.
+    """
+    woken = asyncio.Event()
+    unsubscribe = coordinator.async_add_listener(woken.set)
+    try:
+        async with asyncio.timeout(5):
+            while not predicate():
+                await woken.wait()
+                woken.clear()
+    finally:
+        unsubscribe()
+
+
+@pytest.fixture
+async def loaded_entry(
+    hass: HomeAssistant, plex_server: PlexEmulator, mock_config_entry: MockConfigEntry
+) -> AsyncIterator[MockConfigEntry]:
+    """The emulated server's entry, set up, with push connected."""
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    sessions = mock_config_entry.runtime_data.sessions
+    await wait_for_coordinator(sessions, lambda: sessions.push_connected)
+    await hass.async_block_till_done()
+    yield mock_config_entry
+    if mock_config_entry.state is ConfigEntryState.LOADED:
+        assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
+        await hass.async_block_till_done()

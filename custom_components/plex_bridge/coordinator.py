@@ -1,0 +1,526 @@
+"""The two coordinators of a Plex Bridge entry: live sessions, and the library.
+
+Sessions are driven by push. The server's websocket sends a ``playing`` notification
+for every change of a play session; one that only changes the state or the position
+of a session we know updates it at once, with no request. A new ``sessionKey`` or a
+change of item costs one read of ``/status/sessions``, run at once by a debouncer
+that folds a burst into one more read. While the websocket is down the coordinator
+polls ``/status/sessions`` and ``/clients`` at the configured interval, and it stops
+polling when push is back.
+
+The position of a session is kept as (position, when it was read). Entities give
+Home Assistant both (``media_position`` and ``media_position_updated_at``), so the
+frontend moves the progress bar itself and no state is written while playback runs
+normally. A ``playing`` notification writes a state only when the session changed
+state or when its ``viewOffset`` is more than ``SEEK_TOLERANCE_MS`` away from the
+extrapolated position (a seek).
+
+The library coordinator keeps sections, per-library counts, recently added, on deck
+and the server's release. It refreshes on a 30-minute timer, and soon after
+notifications say the library changed (a scan ended, an item was added or removed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.helpers.debounce import Debouncer
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util import dt as dt_util
+
+from .api import (
+    Device,
+    MediaItem,
+    PlexAuthError,
+    PlexClient,
+    PlexError,
+    PlexSession,
+    Section,
+)
+from .api.client import ITEM_TYPES
+from .api.models import UpdateStatus
+from .api.notifications import (
+    ActivityNotification,
+    Notification,
+    PlayingNotification,
+    StatusNotification,
+    TimelineNotification,
+)
+from .const import (
+    DEFAULT_UPDATE_INTERVAL,
+    DOMAIN,
+    EVENT_MEDIA,
+    EVENT_PLAYBACK,
+    LOGGER,
+    OPTION_UPDATE_INTERVAL,
+)
+
+if TYPE_CHECKING:
+    from . import PlexBridgeConfigEntry
+
+SEEK_TOLERANCE_MS: Final = 2000
+# How long a burst of session re-reads is folded into one more read.
+SESSIONS_COOLDOWN: Final = 0.25
+# How long library notifications are folded before the library is read again.
+LIBRARY_COOLDOWN: Final = 10.0
+LIBRARY_INTERVAL: Final = timedelta(minutes=30)
+CLIENTS_INTERVAL: Final = timedelta(minutes=5)
+RECENTLY_ADDED_LIMIT: Final = 10
+# Timeline states that add or remove an item (Plex's codes: 0 created, 5 processed,
+# 9 deleted).
+TIMELINE_CONTENT_STATES: Final = frozenset({0, 5, 9})
+STOPPED: Final = "stopped"
+TYPE_NAMES: Final = {code: name for name, code in ITEM_TYPES.items()}
+
+
+@dataclass(slots=True)
+class LiveSession:
+    """A session as the integration tracks it between reads."""
+
+    session: PlexSession
+    state: str
+    position_ms: int
+    position_updated_at: datetime
+
+    @property
+    def item(self) -> MediaItem:
+        """What the session plays."""
+        return self.session.item
+
+    def extrapolated_ms(self, now: datetime) -> int:
+        """Where playback should be now, if nothing happened since the last read."""
+        if self.state != "playing":
+            return self.position_ms
+        elapsed = (now - self.position_updated_at).total_seconds() * 1000
+        return self.position_ms + int(elapsed)
+
+
+@dataclass(slots=True)
+class SessionsData:
+    """What the sessions coordinator knows: live sessions and the players seen."""
+
+    sessions: dict[str, LiveSession] = field(default_factory=dict)
+    players: dict[str, Device] = field(default_factory=dict)
+    present: set[str] = field(default_factory=set)
+
+    def for_player(self, machine_identifier: str) -> LiveSession | None:
+        """The session on a player, if it plays something."""
+        return next(
+            (
+                live
+                for live in self.sessions.values()
+                if live.session.player.machine_identifier == machine_identifier
+            ),
+            None,
+        )
+
+
+class PlexSessionsCoordinator(DataUpdateCoordinator[SessionsData]):
+    """Live sessions and players: push first, polling while push is down."""
+
+    config_entry: PlexBridgeConfigEntry
+
+    def __init__(
+        self, hass: HomeAssistant, entry: PlexBridgeConfigEntry, client: PlexClient
+    ) -> None:
+        self.poll_interval = timedelta(
+            seconds=entry.options.get(OPTION_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL)
+        )
+        super().__init__(
+            hass,
+            LOGGER,
+            config_entry=entry,
+            name=f"{DOMAIN} sessions",
+            update_interval=self.poll_interval,
+        )
+        self.client = client
+        self.push_connected = False
+        self.data = SessionsData()
+        self._clients_read_at: datetime | None = None
+        self._refresher = Debouncer(
+            hass,
+            LOGGER,
+            cooldown=SESSIONS_COOLDOWN,
+            immediate=True,
+            function=self._async_refresh_sessions,
+            background=True,
+        )
+
+    # -- reads ---------------------------------------------------------------------------
+
+    async def _async_update_data(self) -> SessionsData:
+        """Read sessions and players (the poll, the first read, and a rescan).
+
+        One after the other: after an outage the circuit breaker lets one probe
+        through, and the second read follows once the first has closed it.
+        """
+        try:
+            sessions = await self.client.sessions(retry=False)
+            clients = await self.client.clients(retry=False)
+        except PlexAuthError as err:
+            raise ConfigEntryAuthFailed(
+                translation_domain=DOMAIN, translation_key="invalid_auth"
+            ) from err
+        except PlexError as err:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="update_failed",
+                translation_placeholders={"error": str(err)},
+            ) from err
+        self._clients_read_at = dt_util.utcnow()
+        data = self.data
+        data.present = {device.machine_identifier for device in clients}
+        for device in clients:
+            data.players[device.machine_identifier] = _merge_device(
+                data.players.get(device.machine_identifier), device
+            )
+        self._apply_sessions(sessions)
+        return data
+
+    async def _async_refresh_sessions(self) -> None:
+        """Re-read ``/status/sessions`` only (a new session or a change of item)."""
+        try:
+            sessions = await self.client.sessions()
+        except PlexError as err:
+            LOGGER.debug("Reading sessions after a notification failed: %s", err)
+            await self.async_request_refresh()
+            return
+        self._apply_sessions(sessions)
+        self.async_set_updated_data(self.data)
+
+    async def async_scan_clients(self) -> None:
+        """Read ``/clients`` and sessions now (the "scan clients" button)."""
+        await self.async_refresh()
+
+    def _apply_sessions(self, sessions: list[PlexSession]) -> None:
+        """Replace the live sessions with a fresh read, firing playback events."""
+        now = dt_util.utcnow()
+        data = self.data
+        previous = data.sessions
+        current: dict[str, LiveSession] = {}
+        for session in sessions:
+            player_id = session.player.machine_identifier
+            data.players[player_id] = _merge_device(
+                data.players.get(player_id), session.player
+            )
+            old = previous.get(session.session_key)
+            live = LiveSession(
+                session=session,
+                state=session.state,
+                position_ms=session.item.view_offset or 0,
+                position_updated_at=now,
+            )
+            current[session.session_key] = live
+            if old is None or old.item.rating_key != session.item.rating_key:
+                if old is not None:
+                    self._fire(old, STOPPED)
+                self._fire(live, "started")
+            elif old.state != live.state:
+                self._fire(live, _transition(old.state, live.state))
+        for key, old in previous.items():
+            if key not in current:
+                self._fire(old, STOPPED)
+        data.sessions = current
+
+    # -- push ------------------------------------------------------------------------
+
+    @callback
+    def async_set_push_connected(self, connected: bool) -> None:
+        """The websocket connected or dropped: stop or start polling."""
+        if connected == self.push_connected:
+            return
+        self.push_connected = connected
+        if connected:
+            LOGGER.debug("Push notifications connected; polling stops")
+            self.update_interval = None
+            self._async_unsub_refresh()
+            # What changed while push was down is read once.
+            self.hass.async_create_task(self.async_request_refresh())
+        else:
+            LOGGER.debug(
+                "Push notifications down; polling every %s", self.poll_interval
+            )
+            self.update_interval = self.poll_interval
+            self.hass.async_create_task(self.async_request_refresh())
+
+    @callback
+    def async_handle_playing(self, notes: list[PlayingNotification]) -> None:
+        """Apply ``playing`` notifications: no request unless the session is new."""
+        now = dt_util.utcnow()
+        changed = False
+        needs_read = False
+        for note in notes:
+            live = self.data.sessions.get(note.session_key)
+            if live is None or live.item.rating_key != note.rating_key:
+                needs_read = needs_read or note.state != STOPPED
+                if live is not None and note.state == STOPPED:
+                    changed |= self._end(note.session_key)
+                continue
+            if note.state == STOPPED:
+                changed |= self._end(note.session_key)
+                continue
+            changed |= self._update_position(live, note, now)
+        if changed:
+            self.async_update_listeners()
+        if needs_read:
+            self.hass.async_create_task(self._refresher.async_call())
+
+    def _end(self, session_key: str) -> bool:
+        live = self.data.sessions.pop(session_key, None)
+        if live is None:
+            return False
+        self._fire(live, STOPPED)
+        return True
+
+    def _update_position(
+        self, live: LiveSession, note: PlayingNotification, now: datetime
+    ) -> bool:
+        """Apply a known session's new state and offset; whether a state is due."""
+        offset = note.view_offset
+        state_changed = note.state != live.state
+        seeked = (
+            offset is not None
+            and abs(offset - live.extrapolated_ms(now)) > SEEK_TOLERANCE_MS
+        )
+        if not state_changed and not seeked:
+            return False
+        if state_changed:
+            self._fire(live, _transition(live.state, note.state), new_state=note.state)
+            live.state = note.state
+        live.position_ms = offset if offset is not None else live.extrapolated_ms(now)
+        live.position_updated_at = now
+        return True
+
+    def _fire(
+        self, live: LiveSession, event_type: str, new_state: str | None = None
+    ) -> None:
+        session = live.session
+        item = session.item
+        self.hass.bus.async_fire(
+            EVENT_PLAYBACK,
+            {
+                "type": event_type,
+                "server_id": self.config_entry.unique_id,
+                "player": session.player.name,
+                "player_id": session.player.machine_identifier,
+                "user": session.user.title if session.user else None,
+                "title": item.title,
+                "media_title": _full_title(item),
+                "rating_key": item.rating_key,
+                "media_type": item.type,
+                "library": item.library_section_title,
+                "session_key": session.session_key,
+                "state": new_state or live.state if event_type != STOPPED else STOPPED,
+            },
+        )
+
+    async def async_shutdown(self) -> None:
+        """Cancel the debouncer as well as the coordinator's own timers."""
+        await super().async_shutdown()
+        self._refresher.async_shutdown()
+
+
+def _transition(old: str, new: str) -> str:
+    if new == "paused":
+        return "paused"
+    if new == "playing" and old in {"paused", "buffering"}:
+        return "resumed"
+    return new
+
+
+def _full_title(item: MediaItem) -> str:
+    """A title that says what it is: ``Show - S01E02 - Title``, ``Artist - Title``."""
+    if item.type == "episode" and item.grandparent_title:
+        if item.parent_index is not None and item.index is not None:
+            return (
+                f"{item.grandparent_title} - S{item.parent_index:02d}E{item.index:02d}"
+                f" - {item.title}"
+            )
+        return f"{item.grandparent_title} - {item.title}"
+    if item.type == "track" and item.grandparent_title:
+        return f"{item.grandparent_title} - {item.title}"
+    return item.title
+
+
+def _merge_device(old: Device | None, new: Device) -> Device:
+    """What is known of a player: ``/clients`` knows capabilities, sessions the device."""
+    if old is None:
+        return new
+    return Device(
+        machine_identifier=new.machine_identifier,
+        name=new.name or old.name,
+        product=new.product or old.product,
+        platform=new.platform or old.platform,
+        device=new.device or old.device,
+        device_class=new.device_class or old.device_class,
+        model=new.model or old.model,
+        vendor=new.vendor or old.vendor,
+        version=new.version or old.version,
+        address=new.address or old.address,
+        protocol_capabilities=new.protocol_capabilities or old.protocol_capabilities,
+    )
+
+
+@dataclass(slots=True)
+class LibraryData:
+    """Sections, counts, recently added, on deck and the server's release."""
+
+    sections: list[Section] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    recently_added: list[MediaItem] = field(default_factory=list)
+    on_deck: list[MediaItem] = field(default_factory=list)
+    update: UpdateStatus | None = None
+
+    def section(self, key: str) -> Section | None:
+        """A section by its key."""
+        return next((section for section in self.sections if section.key == key), None)
+
+
+# What a section's item count counts: the leaves people think of.
+COUNT_TYPES: Final = {
+    "movie": "movie",
+    "show": "episode",
+    "artist": "track",
+    "photo": "photo",
+}
+
+
+class PlexLibraryCoordinator(DataUpdateCoordinator[LibraryData]):
+    """The library's facts, refreshed when the library changes."""
+
+    config_entry: PlexBridgeConfigEntry
+
+    def __init__(
+        self, hass: HomeAssistant, entry: PlexBridgeConfigEntry, client: PlexClient
+    ) -> None:
+        super().__init__(
+            hass,
+            LOGGER,
+            config_entry=entry,
+            name=f"{DOMAIN} library",
+            update_interval=LIBRARY_INTERVAL,
+            request_refresh_debouncer=Debouncer(
+                hass, LOGGER, cooldown=LIBRARY_COOLDOWN, immediate=False
+            ),
+        )
+        self.client = client
+
+    async def _async_update_data(self) -> LibraryData:
+        client = self.client
+        try:
+            sections = await client.sections()
+            counts = await asyncio.gather(
+                *(
+                    client.section_count(section.key, COUNT_TYPES.get(section.type))
+                    for section in sections
+                )
+            )
+            recently_added, on_deck, update = await asyncio.gather(
+                client.recently_added(limit=RECENTLY_ADDED_LIMIT),
+                client.on_deck(limit=RECENTLY_ADDED_LIMIT),
+                client.update_status(),
+            )
+        except PlexAuthError as err:
+            raise ConfigEntryAuthFailed(
+                translation_domain=DOMAIN, translation_key="invalid_auth"
+            ) from err
+        except PlexError as err:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="update_failed",
+                translation_placeholders={"error": str(err)},
+            ) from err
+        return LibraryData(
+            sections=sections,
+            counts={
+                section.key: count
+                for section, count in zip(sections, counts, strict=True)
+            },
+            recently_added=recently_added,
+            on_deck=on_deck,
+            update=update,
+        )
+
+    @callback
+    def async_handle_library_change(self, *, scan: bool) -> None:
+        """The library changed: forget cached lists and read it again soon."""
+        self.client.invalidate_content(scan=scan)
+        self.hass.async_create_task(self.async_request_refresh())
+
+
+class NotificationRouter:
+    """Hands each websocket notification to the coordinator it concerns.
+
+    It also fires ``plex_bridge_media`` (type ``added`` or ``removed``) when the
+    timeline says a library item was created or deleted, for automations.
+    """
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        sessions: PlexSessionsCoordinator,
+        library: PlexLibraryCoordinator,
+    ) -> None:
+        self.hass = hass
+        self.sessions = sessions
+        self.library = library
+        self.received = 0
+
+    @callback
+    def async_handle(self, notes: list[Notification]) -> None:
+        """Route one frame's notifications."""
+        self.received += len(notes)
+        playing = [note for note in notes if isinstance(note, PlayingNotification)]
+        if playing:
+            self.sessions.async_handle_playing(playing)
+        for note in notes:
+            if isinstance(note, TimelineNotification):
+                self._timeline(note)
+            elif isinstance(note, ActivityNotification):
+                if note.event == "ended" and note.activity_type.startswith("library."):
+                    self.library.async_handle_library_change(scan=True)
+            elif (
+                isinstance(note, StatusNotification)
+                and note.notification_name == "LIBRARY_UPDATE"
+            ):
+                self.library.async_handle_library_change(scan=True)
+
+    def _timeline(self, note: TimelineNotification) -> None:
+        # Only library items (identifier com.plexapp.plugins.library) that were
+        # created, finished processing or deleted change what the library shows.
+        if note.state not in TIMELINE_CONTENT_STATES:
+            return
+        if note.identifier not in (None, "com.plexapp.plugins.library"):
+            return
+        self.library.async_handle_library_change(scan=False)
+        change = {"created": "added", "deleted": "removed"}.get(
+            note.metadata_state or ""
+        )
+        if change is None:
+            return
+        section = (
+            self.library.data.section(note.section_id) if note.section_id else None
+        )
+        self.hass.bus.async_fire(
+            EVENT_MEDIA,
+            {
+                "type": change,
+                "server_id": self.library.config_entry.unique_id,
+                "rating_key": note.item_id,
+                "title": note.title,
+                "media_type": TYPE_NAMES.get(note.type)
+                if note.type is not None
+                else None,
+                "library": section.title if section else None,
+                "library_id": note.section_id,
+            },
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """For diagnostics."""
+        return {"received": self.received}
