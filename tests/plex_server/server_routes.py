@@ -309,6 +309,27 @@ async def get_clients(request: web.Request) -> web.Response:
     return media_container(request, {"size": len(nodes)}, nodes)
 
 
+async def get_devices(request: web.Request) -> web.Response:
+    """``/devices``: the devices the server has seen (``deviceID`` of history is ``id``)."""
+    players = getattr(_emulator(request), "players", None) or []
+    nodes = [
+        Node(
+            "Device",
+            {
+                "id": player.device_id,
+                "name": player.title,
+                "platform": player.platform,
+                "clientIdentifier": player.machine_identifier,
+                "createdAt": 1_700_000_000 + player.device_id,
+            },
+        )
+        for player in players
+    ]
+    return media_container(
+        request, {"size": len(nodes), "identifier": "com.plexapp.system.devices"}, nodes
+    )
+
+
 def add_routes(app: web.Application, emu: PlexEmulator) -> None:
     """Register the server endpoints."""
     del emu  # the handlers find the emulator on the application
@@ -321,3 +342,4 @@ def add_routes(app: web.Application, emu: PlexEmulator) -> None:
     app.router.add_get("/updater/status", get_updater_status)
     app.router.add_put("/updater/check", put_updater_check)
     app.router.add_get("/clients", get_clients)
+    app.router.add_get("/devices", get_devices)
