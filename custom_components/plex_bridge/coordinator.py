@@ -216,6 +216,11 @@ class PlexSessionsCoordinator(DataUpdateCoordinator[SessionsData]):
                 position_updated_at=now,
             )
             current[session.session_key] = live
+            if old is not None and _same_playback(old, live, now):
+                # A poll that only confirms the extrapolated position keeps the old
+                # anchor, so that no state is written for it.
+                live.position_ms = old.position_ms
+                live.position_updated_at = old.position_updated_at
             if old is None or old.item.rating_key != session.item.rating_key:
                 if old is not None:
                     self._fire(old, STOPPED)
@@ -323,6 +328,18 @@ class PlexSessionsCoordinator(DataUpdateCoordinator[SessionsData]):
         """Cancel the debouncer as well as the coordinator's own timers."""
         await super().async_shutdown()
         self._refresher.async_shutdown()
+
+
+def _same_playback(old: LiveSession, new: LiveSession, now: datetime) -> bool:
+    """Whether a fresh read confirms what the old one extrapolates to.
+
+    The same item in the same state, within the seek tolerance of its position.
+    """
+    return (
+        old.item.rating_key == new.item.rating_key
+        and old.state == new.state
+        and abs(new.position_ms - old.extrapolated_ms(now)) <= SEEK_TOLERANCE_MS
+    )
 
 
 def _transition(old: str, new: str) -> str:

@@ -192,3 +192,36 @@ async def test_added_media_fires_an_event(
         await removed.wait()
     assert events[-1].data["type"] == "removed"
     assert events[-1].data["rating_key"] == str(item.rating_key)
+
+
+async def test_polls_that_confirm_the_position_keep_its_anchor(
+    hass: HomeAssistant,
+    plex_server: PlexEmulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """While polling, a read that matches the extrapolated position changes nothing."""
+    coordinator = loaded_entry.runtime_data.sessions
+    plex_server.faults.add("/:/websockets/notifications", status=503)
+    plex_server.notifications.drop_all()
+    await wait_for_coordinator(coordinator, lambda: not coordinator.push_connected)
+
+    session = plex_server.sessions.start_session(player=PLAYER, rating_key="1")
+    await coordinator.async_refresh()
+    live = coordinator.data.for_player(PLAYER_ID)
+    assert live is not None
+    anchor = (live.position_ms, live.position_updated_at)
+
+    freezer.tick(timedelta(seconds=DEFAULT_UPDATE_INTERVAL))
+    plex_server.sessions.advance(DEFAULT_UPDATE_INTERVAL)
+    await coordinator.async_refresh()
+    live = coordinator.data.for_player(PLAYER_ID)
+    assert live is not None
+    assert (live.position_ms, live.position_updated_at) == anchor
+
+    # A seek seen only by the poll moves the anchor.
+    plex_server.sessions.seek(session, 3_000_000)
+    await coordinator.async_refresh()
+    live = coordinator.data.for_player(PLAYER_ID)
+    assert live is not None
+    assert live.position_ms == 3_000_000
