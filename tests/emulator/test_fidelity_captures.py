@@ -250,6 +250,12 @@ async def transcoded_movie_session(ctx: Context) -> dict[str, str]:
     return {}
 
 
+async def live_tv_session(ctx: Context) -> dict[str, str]:
+    """A player tuned to a channel: the emulator's live TV lineup (livetv_sessions.xml)."""
+    ctx.emu.sessions.start_live_tv(player="Living Room TV")
+    return {}
+
+
 async def nothing_on_deck(ctx: Context) -> dict[str, str]:
     """Mark everything on deck unwatched, through ``/:/unscrobble`` (empty_library.xml).
 
@@ -373,12 +379,7 @@ CASES: dict[str, Case] = {
         "/library/sections/{shows}/all", {**SIZE_PARAMS, "type": "3"}
     ),
     "library_tvshows_sort.xml": Case("/library/sections/{shows}/sorts"),
-    "livetv_sessions.xml": Case(
-        "/livetv/sessions",
-        unsupported="Live TV (a DVR, its tuners and channels) is outside the emulator's "
-        "world (issue 3 lists no /livetv endpoint); the capture still serves as the "
-        "evidence for TranscodeSession and for the Stream/Part spec corrections",
-    ),
+    "livetv_sessions.xml": Case("/livetv/sessions", setup=live_tv_session),
     "media_1.xml": Case(
         "/library/metadata/{movie}", extra_tags={"Guid": EVIDENCE_DETAIL_TAGS}
     ),
