@@ -284,6 +284,10 @@ class PlexClient:
                 status = response.status
                 content_type = response.headers.get("Content-Type", "")
                 body = await response.read()
+        except aiohttp.ClientPayloadError as err:
+            # The server answered, but the body broke off (a truncated answer).
+            self.breaker.record_failure()
+            raise PlexResponseError(f"incomplete answer from {path}") from err
         except (TimeoutError, aiohttp.ClientError, OSError) as err:
             self.breaker.record_failure()
             raise PlexConnectionError(f"{type(err).__name__} from {path}") from err

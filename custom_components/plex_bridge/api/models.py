@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+import math
 from typing import Any
 from xml.etree import ElementTree as ET
 
@@ -47,11 +48,11 @@ def as_int(value: Any) -> int | None:
     if isinstance(value, int):
         return value
     if isinstance(value, float):
-        return int(value)
+        return int(value) if math.isfinite(value) else None
     if isinstance(value, str):
         try:
             return int(float(value)) if value.strip() else None
-        except ValueError:
+        except ValueError, OverflowError:  # not a number, or "inf"
             return None
     return None
 
@@ -110,12 +111,16 @@ def tags(container: Mapping[str, Any], key: str) -> tuple[str, ...]:
 def xml_to_container(text: str | bytes) -> Container:
     """The ``MediaContainer`` of an XML answer, in the JSON form's shape.
 
-    Raises ``ValueError`` when the text is not XML or has no ``MediaContainer``.
+    A player's answer to a command proxied by the server
+    (``<Response code="200" status="OK"/>``) becomes its attributes. Raises
+    ``ValueError`` when the text is not XML or has no ``MediaContainer``.
     """
     try:
         root = ET.fromstring(text)  # noqa: S314 - a server's answer, no entities expanded by expat
     except ET.ParseError as err:
         raise ValueError(f"not XML: {err}") from err
+    if root.tag == "Response":
+        return dict(root.attrib)
     if root.tag != "MediaContainer":
         raise ValueError(f"the XML root is {root.tag}, not MediaContainer")
     return _element_to_dict(root)
