@@ -3,8 +3,8 @@
 Sessions are driven by push. The server's websocket sends a ``playing`` notification
 for every change of a play session; one that only changes the state or the position
 of a session we know updates it at once, with no request. A new ``sessionKey`` or a
-change of item costs one read of ``/status/sessions``, run at once by a debouncer
-that folds a burst into one more read. While the websocket is down the coordinator
+change of item costs one read of ``/status/sessions``, run at once; notifications
+that come while it runs are folded into one more read (``Coalescer``). While the websocket is down the coordinator
 polls ``/status/sessions`` and ``/clients`` at the configured interval, and it stops
 polling when push is back.
 
@@ -23,6 +23,8 @@ notifications say the library changed (a scan ended, an item was added or remove
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
@@ -64,8 +66,6 @@ if TYPE_CHECKING:
     from . import PlexBridgeConfigEntry
 
 SEEK_TOLERANCE_MS: Final = 2000
-# How long a burst of session re-reads is folded into one more read.
-SESSIONS_COOLDOWN: Final = 0.25
 # How long library notifications are folded before the library is read again.
 LIBRARY_COOLDOWN: Final = 10.0
 LIBRARY_INTERVAL: Final = timedelta(minutes=30)
@@ -76,6 +76,52 @@ RECENTLY_ADDED_LIMIT: Final = 10
 TIMELINE_CONTENT_STATES: Final = frozenset({0, 5, 9})
 STOPPED: Final = "stopped"
 TYPE_NAMES: Final = {code: name for name, code in ITEM_TYPES.items()}
+
+
+class Coalescer:
+    """Runs a read at once, and folds requests that come while it runs into one more.
+
+    A burst of notifications (two players starting together, a preroll followed by
+    its feature) costs at most two reads, and no request ever waits for a timer:
+    unlike a debouncer with a cool-down, a request after a read has finished starts
+    the next read immediately.
+    """
+
+    def __init__(
+        self,
+        create_task: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]],
+        read: Callable[[], Awaitable[None]],
+    ) -> None:
+        self._create_task = create_task
+        self._read = read
+        self._task: asyncio.Task[None] | None = None
+        self._again = False
+        self._closed = False
+
+    @callback
+    def request(self) -> None:
+        """Read now, or once more after the read that is running."""
+        if self._closed:
+            return
+        if self._task is not None and not self._task.done():
+            self._again = True
+            return
+        self._task = self._create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            self._again = False
+            await self._read()
+            if not self._again or self._closed:
+                return
+
+    async def async_shutdown(self) -> None:
+        """Stop: no new reads, and the running one is cancelled."""
+        self._closed = True
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
 
 @dataclass(slots=True)
@@ -142,13 +188,11 @@ class PlexSessionsCoordinator(DataUpdateCoordinator[SessionsData]):
         self.push_connected = False
         self.data = SessionsData()
         self._clients_read_at: datetime | None = None
-        self._refresher = Debouncer(
-            hass,
-            LOGGER,
-            cooldown=SESSIONS_COOLDOWN,
-            immediate=True,
-            function=self._async_refresh_sessions,
-            background=True,
+        self._refresher = Coalescer(
+            lambda coro: entry.async_create_background_task(
+                hass, coro, f"{DOMAIN} sessions read"
+            ),
+            self._async_refresh_sessions,
         )
 
     # -- reads ---------------------------------------------------------------------------
@@ -273,7 +317,7 @@ class PlexSessionsCoordinator(DataUpdateCoordinator[SessionsData]):
         if changed:
             self.async_update_listeners()
         if needs_read:
-            self.hass.async_create_task(self._refresher.async_call())
+            self._refresher.request()
 
     def _end(self, session_key: str) -> bool:
         live = self.data.sessions.pop(session_key, None)
@@ -325,9 +369,9 @@ class PlexSessionsCoordinator(DataUpdateCoordinator[SessionsData]):
         )
 
     async def async_shutdown(self) -> None:
-        """Cancel the debouncer as well as the coordinator's own timers."""
+        """Stop the session reads as well as the coordinator's own timers."""
         await super().async_shutdown()
-        self._refresher.async_shutdown()
+        await self._refresher.async_shutdown()
 
 
 def _same_playback(old: LiveSession, new: LiveSession, now: datetime) -> bool:

@@ -225,3 +225,16 @@ async def test_polls_that_confirm_the_position_keep_its_anchor(
     live = coordinator.data.for_player(PLAYER_ID)
     assert live is not None
     assert live.position_ms == 3_000_000
+
+
+async def test_a_burst_of_starts_costs_at_most_two_reads(
+    hass: HomeAssistant, plex_server: PlexEmulator, loaded_entry: MockConfigEntry
+) -> None:
+    """Two players starting together: both show, with one read and one more."""
+    coordinator = loaded_entry.runtime_data.sessions
+    plex_server.faults.reset_counts()
+    plex_server.sessions.start_session(player=PLAYER, rating_key="1")
+    plex_server.sessions.start_session(player="Bedroom", rating_key="2")
+    await wait_for_coordinator(coordinator, lambda: len(coordinator.data.sessions) == 2)
+    await hass.async_block_till_done()
+    assert 1 <= plex_server.faults.count("/status/sessions") <= 2
