@@ -9,9 +9,9 @@ A ``plex_bridge`` entry is set up for the emulator; once push is connected:
 - ``--cycles`` times, on "Living Room TV": start a movie, pause, resume, seek,
   stop. Each is timed from just before the emulator's method is called to the
   ``state_changed`` event of ``media_player.living_room_tv`` that shows it (a seek
-  shows as a new ``media_position``). Starts are spaced at least
-  ``--start-spacing`` seconds apart, more than the sessions debouncer's cool-down
-  (``SESSIONS_COOLDOWN``), so that each start is timed on its own.
+  shows as a new ``media_position``). Starts follow each other
+  at once by default (``--start-spacing`` seconds apart, 0): session reads are
+  folded only while one is in flight, so no start waits for a cool-down.
 - requests per event: the emulator's request counts (every path but the websocket)
   between one event and the next, summed by kind of event.
 - command round trip: ``media_player.media_pause`` / ``media_play`` service calls
@@ -533,7 +533,7 @@ def main(argv: list[str]) -> None:
     """Parse arguments, run, print JSON."""
     parser = argparse.ArgumentParser(prog="bench live")
     parser.add_argument("--cycles", type=int, default=200)
-    parser.add_argument("--start-spacing", type=float, default=0.3)
+    parser.add_argument("--start-spacing", type=float, default=0.0)
     parser.add_argument("--item-change-every", type=int, default=4)
     parser.add_argument("--pairs", type=int, default=100)
     parser.add_argument("--poll-starts", type=int, default=20)
