@@ -78,6 +78,23 @@ STOPPED: Final = "stopped"
 TYPE_NAMES: Final = {code: name for name, code in ITEM_TYPES.items()}
 
 
+def update_error(err: PlexError) -> ConfigEntryAuthFailed | UpdateFailed:
+    """What a failed read means to Home Assistant.
+
+    Reauthentication for a refused token; else an update failure, which makes the
+    entities unavailable.
+    """
+    if isinstance(err, PlexAuthError):
+        return ConfigEntryAuthFailed(
+            translation_domain=DOMAIN, translation_key="invalid_auth"
+        )
+    return UpdateFailed(
+        translation_domain=DOMAIN,
+        translation_key="update_failed",
+        translation_placeholders={"error": str(err)},
+    )
+
+
 class Coalescer:
     """Runs a read at once, and folds requests that come while it runs into one more.
 
@@ -206,16 +223,8 @@ class PlexSessionsCoordinator(DataUpdateCoordinator[SessionsData]):
         try:
             sessions = await self.client.sessions(retry=False)
             clients = await self.client.clients(retry=False)
-        except PlexAuthError as err:
-            raise ConfigEntryAuthFailed(
-                translation_domain=DOMAIN, translation_key="invalid_auth"
-            ) from err
         except PlexError as err:
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="update_failed",
-                translation_placeholders={"error": str(err)},
-            ) from err
+            raise update_error(err) from err
         self._clients_read_at = dt_util.utcnow()
         data = self.data
         data.present = {device.machine_identifier for device in clients}
@@ -486,16 +495,8 @@ class PlexLibraryCoordinator(DataUpdateCoordinator[LibraryData]):
                 client.on_deck(limit=RECENTLY_ADDED_LIMIT),
                 client.update_status(),
             )
-        except PlexAuthError as err:
-            raise ConfigEntryAuthFailed(
-                translation_domain=DOMAIN, translation_key="invalid_auth"
-            ) from err
         except PlexError as err:
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="update_failed",
-                translation_placeholders={"error": str(err)},
-            ) from err
+            raise update_error(err) from err
         return LibraryData(
             sections=sections,
             counts={
