@@ -54,7 +54,13 @@ async def wait_for_coordinator(
 async def loaded_entry(
     hass: HomeAssistant, plex_server: PlexEmulator, mock_config_entry: MockConfigEntry
 ) -> AsyncIterator[MockConfigEntry]:
-    """The emulated server's entry, set up, with push connected."""
+    """The emulated server's entry, set up, with push connected.
+
+    With ``freezer``: list it before this fixture for the entry's timers to start
+    on frozen time, after it for them to start on real time. Under ``freezer`` the
+    loop's clock stands still, so ``asyncio.timeout`` never fires; pytest's
+    ``timeout`` (pyproject.toml) ends a wait that never returns.
+    """
     mock_config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await hass.async_block_till_done()
