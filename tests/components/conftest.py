@@ -7,8 +7,13 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import CONF_TOKEN, CONF_URL, CONF_VERIFY_SSL
-from homeassistant.core import HomeAssistant
+from homeassistant.const import (
+    CONF_TOKEN,
+    CONF_URL,
+    CONF_VERIFY_SSL,
+    EVENT_STATE_CHANGED,
+)
+from homeassistant.core import Event, HomeAssistant, State, callback
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -48,6 +53,44 @@ async def wait_for_coordinator(
                 woken.clear()
     finally:
         unsubscribe()
+
+
+async def async_wait_for_state(
+    hass: HomeAssistant,
+    entity_id: str,
+    wanted: str | Callable[[State], bool],
+) -> State:
+    """The entity's state once it matches ``wanted`` (a state or a test), within 5 s.
+
+    No sleeping: each ``state_changed`` of the entity wakes the test. Pending work is
+    let finish, and the state returned still matches.
+    """
+
+    def matches() -> State | None:
+        state = hass.states.get(entity_id)
+        if state is None:
+            return None
+        ok = wanted(state) if callable(wanted) else state.state == wanted
+        return state if ok else None
+
+    reached = asyncio.Event()
+
+    @callback
+    def async_changed(event: Event[Any]) -> None:
+        if event.data["entity_id"] == entity_id and matches():
+            reached.set()
+
+    unsubscribe = hass.bus.async_listen(EVENT_STATE_CHANGED, async_changed)
+    try:
+        if not matches():
+            async with asyncio.timeout(5):
+                await reached.wait()
+    finally:
+        unsubscribe()
+    await hass.async_block_till_done()
+    state = matches()
+    assert state is not None, hass.states.get(entity_id)
+    return state
 
 
 @pytest.fixture

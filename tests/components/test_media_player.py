@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -54,69 +53,16 @@ from custom_components.plex_bridge.const import DOMAIN
 from tests.plex_server import PlexEmulator
 from tests.plex_server.players import Player
 
+from .conftest import async_wait_for_state
+
 LIVING_ROOM = "media_player.living_room_tv"
 BEDROOM = "media_player.bedroom"
 CHROME = "media_player.chrome"
 KITCHEN = "media_player.kitchen"
 LIVING_ROOM_ID = "1234567890123456-com-plexapp-android"
-WAIT = 5
 
 
 # -- helpers ---------------------------------------------------------------------------
-
-
-async def async_wait_for_state(
-    hass: HomeAssistant,
-    entity_id: str,
-    wanted: str | Callable[[State], bool],
-) -> State:
-    """The entity's state once it matches ``wanted`` (a state or a test), within 5 s."""
-
-    def matches() -> State | None:
-        state = hass.states.get(entity_id)
-        if state is None:
-            return None
-        ok = wanted(state) if callable(wanted) else state.state == wanted
-        return state if ok else None
-
-    reached = asyncio.Event()
-
-    @callback
-    def async_changed(event: Event[Any]) -> None:
-        if event.data["entity_id"] == entity_id and matches():
-            reached.set()
-
-    unsubscribe = hass.bus.async_listen(EVENT_STATE_CHANGED, async_changed)
-    try:
-        if not matches():
-            async with asyncio.timeout(WAIT):
-                await reached.wait()
-    finally:
-        unsubscribe()
-    await hass.async_block_till_done()
-    state = hass.states.get(entity_id)
-    assert state is not None
-    return state
-
-
-async def async_wait_for_push(entry: MockConfigEntry) -> None:
-    """Wait until the entry's notification websocket is connected."""
-    coordinator = entry.runtime_data.sessions
-    if coordinator.push_connected:
-        return
-    connected = asyncio.Event()
-
-    @callback
-    def async_updated() -> None:
-        if coordinator.push_connected:
-            connected.set()
-
-    unsubscribe = coordinator.async_add_listener(async_updated)
-    try:
-        async with asyncio.timeout(WAIT):
-            await connected.wait()
-    finally:
-        unsubscribe()
 
 
 def state_changes(hass: HomeAssistant, entity_id: str) -> list[State]:
@@ -139,27 +85,12 @@ async def call(hass: HomeAssistant, service: str, entity_id: str, **data: Any) -
     )
 
 
-@pytest.fixture
-async def entry(
-    hass: HomeAssistant, plex_server: PlexEmulator, mock_config_entry: MockConfigEntry
-) -> AsyncIterator[MockConfigEntry]:
-    """The integration set up against the emulator, push connected; unloaded after."""
-    mock_config_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
-    await hass.async_block_till_done()
-    await async_wait_for_push(mock_config_entry)
-    await hass.async_block_till_done()
-    yield mock_config_entry
-    await hass.config_entries.async_unload(mock_config_entry.entry_id)
-    await hass.async_block_till_done()
-
-
 # -- entities ---------------------------------------------------------------------------
 
 
 async def test_one_player_per_client(
     hass: HomeAssistant,
-    entry: MockConfigEntry,
+    loaded_entry: MockConfigEntry,
     device_registry: dr.DeviceRegistry,
     entity_registry: er.EntityRegistry,
 ) -> None:
@@ -170,17 +101,17 @@ async def test_one_player_per_client(
         assert state.state == MediaPlayerState.IDLE
     entity = entity_registry.async_get(LIVING_ROOM)
     assert entity is not None
-    assert entity.unique_id == f"{entry.unique_id}-{LIVING_ROOM_ID}"
+    assert entity.unique_id == f"{loaded_entry.unique_id}-{LIVING_ROOM_ID}"
     assert entity.translation_key == "player"
     (device,) = device_registry.async_get_devices(
-        identifiers={(DOMAIN, LIVING_ROOM_ID)}, config_entry_id=entry.entry_id
+        identifiers={(DOMAIN, LIVING_ROOM_ID)}, config_entry_id=loaded_entry.entry_id
     )
     assert device.name == "Living Room TV"
     assert device.model == "Plex for Android (TV)"
 
 
 async def test_features_follow_control(
-    hass: HomeAssistant, entry: MockConfigEntry
+    hass: HomeAssistant, loaded_entry: MockConfigEntry
 ) -> None:
     """Controllable players get transport controls; Plex Web may only be browsed."""
     living_room = hass.states.get(LIVING_ROOM)
@@ -210,7 +141,7 @@ async def test_features_follow_control(
 
 
 async def test_new_player_is_added(
-    hass: HomeAssistant, plex_server: PlexEmulator, entry: MockConfigEntry
+    hass: HomeAssistant, plex_server: PlexEmulator, loaded_entry: MockConfigEntry
 ) -> None:
     """A player first seen in a session gets its entity then; stopped, it is off."""
     living_room = plex_server.players.require("Living Room TV")
@@ -238,12 +169,12 @@ async def test_new_player_is_added(
 
 
 async def test_idle_then_off_when_gone_from_clients(
-    hass: HomeAssistant, plex_server: PlexEmulator, entry: MockConfigEntry
+    hass: HomeAssistant, plex_server: PlexEmulator, loaded_entry: MockConfigEntry
 ) -> None:
     """A player that leaves /clients is off; one that returns is idle again."""
     player = plex_server.players.remove(LIVING_ROOM_ID)
     assert player is not None
-    await entry.runtime_data.sessions.async_refresh()
+    await loaded_entry.runtime_data.sessions.async_refresh()
     await hass.async_block_till_done()
     state = hass.states.get(LIVING_ROOM)
     assert state is not None
@@ -251,7 +182,7 @@ async def test_idle_then_off_when_gone_from_clients(
     assert "entity_picture" not in state.attributes
 
     plex_server.players.add(player)
-    await entry.runtime_data.sessions.async_refresh()
+    await loaded_entry.runtime_data.sessions.async_refresh()
     await hass.async_block_till_done()
     state = hass.states.get(LIVING_ROOM)
     assert state is not None
@@ -261,7 +192,7 @@ async def test_idle_then_off_when_gone_from_clients(
 async def test_unavailable_only_while_server_is_down(
     hass: HomeAssistant,
     plex_server: PlexEmulator,
-    entry: MockConfigEntry,
+    loaded_entry: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
 ) -> None:
     """Players go unavailable when the server stops answering, and come back."""
@@ -275,7 +206,7 @@ async def test_unavailable_only_while_server_is_down(
 
     for fault in faults:
         plex_server.faults.remove(fault)
-    entry.runtime_data.client.breaker.record_success()
+    loaded_entry.runtime_data.client.breaker.record_success()
     freezer.tick(timedelta(seconds=60))
     async_fire_time_changed(hass, dt_util.utcnow())
     await async_wait_for_state(hass, LIVING_ROOM, MediaPlayerState.IDLE)
@@ -285,7 +216,7 @@ async def test_unavailable_only_while_server_is_down(
 
 
 async def test_session_reaches_home_assistant(
-    hass: HomeAssistant, plex_server: PlexEmulator, entry: MockConfigEntry
+    hass: HomeAssistant, plex_server: PlexEmulator, loaded_entry: MockConfigEntry
 ) -> None:
     """A session started on the server shows, then pause, resume and stop do."""
     session = plex_server.sessions.start_session(
@@ -351,7 +282,7 @@ SESSIONS: dict[str, tuple[str, Callable[[PlexEmulator], Any]]] = {
 }
 
 
-@pytest.mark.usefixtures("entry")
+@pytest.mark.usefixtures("loaded_entry")
 @pytest.mark.parametrize("kind", list(SESSIONS))
 async def test_every_kind_of_session(
     hass: HomeAssistant,
@@ -371,7 +302,7 @@ async def test_every_kind_of_session(
 
 
 async def test_library_title_from_sections(
-    hass: HomeAssistant, plex_server: PlexEmulator, entry: MockConfigEntry
+    hass: HomeAssistant, plex_server: PlexEmulator, loaded_entry: MockConfigEntry
 ) -> None:
     """Movies and episodes name their library (never "Unknown")."""
     plex_server.sessions.start_session(player="Bedroom", rating_key="15")
@@ -390,7 +321,7 @@ async def test_library_title_from_sections(
 async def test_item_of_no_known_library(
     hass: HomeAssistant,
     plex_server: PlexEmulator,
-    entry: MockConfigEntry,
+    loaded_entry: MockConfigEntry,
     section_id: int | None,
 ) -> None:
     """An item without a section, or of a section we do not know, names no library."""
@@ -408,7 +339,7 @@ async def test_item_of_no_known_library(
 async def test_position_follows_seeks_without_progress_writes(
     hass: HomeAssistant,
     plex_server: PlexEmulator,
-    entry: MockConfigEntry,
+    loaded_entry: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
 ) -> None:
     """A seek moves media_position at once; normal progress writes no state."""
@@ -435,7 +366,7 @@ async def test_position_follows_seeks_without_progress_writes(
     changes.clear()
     freezer.tick(timedelta(seconds=30))
     plex_server.sessions.advance(30)
-    await entry.runtime_data.sessions.async_refresh()
+    await loaded_entry.runtime_data.sessions.async_refresh()
     plex_server.sessions.pause(session)
     state = await async_wait_for_state(hass, LIVING_ROOM, MediaPlayerState.PAUSED)
     assert len(changes) == 1
@@ -443,7 +374,7 @@ async def test_position_follows_seeks_without_progress_writes(
 
     # Paused, time passes and the sessions are read again: the position holds.
     freezer.tick(timedelta(seconds=30))
-    await entry.runtime_data.sessions.async_refresh()
+    await loaded_entry.runtime_data.sessions.async_refresh()
     await hass.async_block_till_done()
     assert len(changes) == 1
 
@@ -454,7 +385,7 @@ async def test_position_follows_seeks_without_progress_writes(
 async def test_artwork_through_the_proxy(
     hass: HomeAssistant,
     plex_server: PlexEmulator,
-    entry: MockConfigEntry,
+    loaded_entry: MockConfigEntry,
     hass_client: ClientSessionGenerator,
 ) -> None:
     """entity_picture is HA's proxy (no Plex token), and it serves the server's PNG."""
@@ -474,7 +405,7 @@ async def test_artwork_through_the_proxy(
 async def test_missing_artwork(
     hass: HomeAssistant,
     plex_server: PlexEmulator,
-    entry: MockConfigEntry,
+    loaded_entry: MockConfigEntry,
     hass_client: ClientSessionGenerator,
 ) -> None:
     """A picture the server cannot give is a 404 from the proxy, not an error logged."""
@@ -493,7 +424,7 @@ async def test_missing_artwork(
 
 
 async def test_transport_controls_reach_the_player(
-    hass: HomeAssistant, plex_server: PlexEmulator, entry: MockConfigEntry
+    hass: HomeAssistant, plex_server: PlexEmulator, loaded_entry: MockConfigEntry
 ) -> None:
     """Pause, play, seek, volume, next, previous and stop reach the simulated player."""
     player = plex_server.players.require("Living Room TV")
@@ -555,7 +486,7 @@ async def test_transport_controls_reach_the_player(
 
 
 async def test_music_commands_say_music(
-    hass: HomeAssistant, plex_server: PlexEmulator, entry: MockConfigEntry
+    hass: HomeAssistant, plex_server: PlexEmulator, loaded_entry: MockConfigEntry
 ) -> None:
     """A command to a player playing a track names the music type."""
     plex_server.sessions.start_session(player="Kitchen", rating_key="56")
@@ -566,7 +497,7 @@ async def test_music_commands_say_music(
 
 
 async def test_refused_command_raises(
-    hass: HomeAssistant, plex_server: PlexEmulator, entry: MockConfigEntry
+    hass: HomeAssistant, plex_server: PlexEmulator, loaded_entry: MockConfigEntry
 ) -> None:
     """A player that refuses a command (406) gives a translated error."""
     plex_server.sessions.start_session(player="Bedroom", rating_key="1")
@@ -586,7 +517,7 @@ async def test_refused_command_raises(
 
 
 async def test_server_error_on_command_raises(
-    hass: HomeAssistant, plex_server: PlexEmulator, entry: MockConfigEntry
+    hass: HomeAssistant, plex_server: PlexEmulator, loaded_entry: MockConfigEntry
 ) -> None:
     """A server that fails a command gives the same translated error."""
     plex_server.faults.add("/player/playback/seekTo", status=500)
@@ -601,7 +532,7 @@ async def test_server_error_on_command_raises(
 
 
 async def test_play_media_starts_a_session(
-    hass: HomeAssistant, plex_server: PlexEmulator, entry: MockConfigEntry
+    hass: HomeAssistant, plex_server: PlexEmulator, loaded_entry: MockConfigEntry
 ) -> None:
     """play_media with a rating key starts that item on the simulated player."""
     await hass.services.async_call(
@@ -624,7 +555,7 @@ async def test_play_media_starts_a_session(
 
 
 async def test_play_media_refused(
-    hass: HomeAssistant, plex_server: PlexEmulator, entry: MockConfigEntry
+    hass: HomeAssistant, plex_server: PlexEmulator, loaded_entry: MockConfigEntry
 ) -> None:
     """A player that refuses playMedia gives the translated command error."""
     plex_server.players.require("Bedroom").controllable = False
@@ -647,7 +578,7 @@ async def test_play_media_refused(
 
 async def test_browse_from_any_player(
     hass: HomeAssistant,
-    entry: MockConfigEntry,
+    loaded_entry: MockConfigEntry,
     hass_ws_client: WebSocketGenerator,
     hass_client: ClientSessionGenerator,
 ) -> None:
@@ -680,7 +611,7 @@ async def test_browse_from_any_player(
         if child.get("thumbnail")
     ]
     assert thumbnails
-    assert all(entry.data["token"] not in url for url in thumbnails)
+    assert all(loaded_entry.data["token"] not in url for url in thumbnails)
     client = await hass_client()
     image = await client.get(thumbnails[0])
     assert image.status == 200
@@ -688,7 +619,7 @@ async def test_browse_from_any_player(
 
 
 async def test_search_then_play(
-    hass: HomeAssistant, plex_server: PlexEmulator, entry: MockConfigEntry
+    hass: HomeAssistant, plex_server: PlexEmulator, loaded_entry: MockConfigEntry
 ) -> None:
     """Search finds an item, and playing the result starts it (voice "play X on Y")."""
     response = await hass.services.async_call(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import timedelta
 from http import HTTPStatus
 from typing import Any
@@ -13,10 +12,9 @@ from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
 from homeassistant.const import (
     ATTR_DEVICE_CLASS,
     ATTR_UNIT_OF_MEASUREMENT,
-    EVENT_STATE_CHANGED,
     UnitOfDataRate,
 )
-from homeassistant.core import Event, HomeAssistant, State, callback
+from homeassistant.core import HomeAssistant, State
 from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -35,42 +33,15 @@ from custom_components.plex_bridge.sensor import (
 )
 from tests.plex_server import PlexEmulator
 
+from .conftest import async_wait_for_state
+
 SERVER = "plex_bridge_emulator"
 ACTIVE_STREAMS = f"sensor.{SERVER}_active_streams"
 BANDWIDTH = f"sensor.{SERVER}_bandwidth"
 TRANSCODES = f"sensor.{SERVER}_transcodes"
 RECENTLY_ADDED = f"sensor.{SERVER}_recently_added"
 MOVIES = f"sensor.{SERVER}_movies_library"
-WAIT = 5
 MAX_LOOP_TURNS = 100_000
-
-
-async def async_wait_for_state(
-    hass: HomeAssistant, entity_id: str, wanted: Callable[[State], bool]
-) -> State:
-    """The entity's state once ``wanted`` holds for it, within 5 s (no sleeping)."""
-
-    def current() -> State | None:
-        state = hass.states.get(entity_id)
-        return state if state is not None and wanted(state) else None
-
-    reached = asyncio.Event()
-
-    @callback
-    def async_changed(event: Event[Any]) -> None:
-        if event.data["entity_id"] == entity_id and current():
-            reached.set()
-
-    unsubscribe = hass.bus.async_listen(EVENT_STATE_CHANGED, async_changed)
-    try:
-        if not current():
-            async with asyncio.timeout(WAIT):
-                await reached.wait()
-    finally:
-        unsubscribe()
-    state = current()
-    assert state is not None
-    return state
 
 
 async def async_wait_for_notifications(entry: MockConfigEntry, count: int) -> None:
