@@ -368,7 +368,7 @@ class PlexSessionsCoordinator(DataUpdateCoordinator[SessionsData]):
                 "player_id": session.player.machine_identifier,
                 "user": session.user.title if session.user else None,
                 "title": item.title,
-                "media_title": _full_title(item),
+                "media_title": item.full_title,
                 "rating_key": item.rating_key,
                 "media_type": item.type,
                 "library": item.library_section_title,
@@ -401,20 +401,6 @@ def _transition(old: str, new: str) -> str:
     if new == "playing" and old in {"paused", "buffering"}:
         return "resumed"
     return new
-
-
-def _full_title(item: MediaItem) -> str:
-    """A title that says what it is: ``Show - S01E02 - Title``, ``Artist - Title``."""
-    if item.type == "episode" and item.grandparent_title:
-        if item.parent_index is not None and item.index is not None:
-            return (
-                f"{item.grandparent_title} - S{item.parent_index:02d}E{item.index:02d}"
-                f" - {item.title}"
-            )
-        return f"{item.grandparent_title} - {item.title}"
-    if item.type == "track" and item.grandparent_title:
-        return f"{item.grandparent_title} - {item.title}"
-    return item.title
 
 
 def _merge_device(old: Device | None, new: Device) -> Device:

@@ -281,19 +281,13 @@ def normalize_title(text: str) -> str:
 
 
 def display_title(item: MediaItem) -> str:
-    """An item's title that says what it is, for lists that mix kinds."""
-    if item.type == "episode" and item.grandparent_title:
-        if item.parent_index is not None and item.index is not None:
-            return (
-                f"{item.grandparent_title} - S{item.parent_index:02d}"
-                f"E{item.index:02d} - {item.title}"
-            )
-        return f"{item.grandparent_title} - {item.title}"
+    """An item's title that says what it is, for lists that mix kinds.
+
+    ``Show - Season 1`` and ``Artist - Album`` besides ``MediaItem.full_title``.
+    """
     if item.type in ("season", "album") and item.parent_title:
         return f"{item.parent_title} - {item.title}"
-    if item.type == "track" and item.grandparent_title:
-        return f"{item.grandparent_title} - {item.title}"
-    return item.title
+    return item.full_title
 
 
 def short_title(item: MediaItem) -> str:

@@ -45,10 +45,9 @@ from .coordinator import (
     PlexLibraryCoordinator,
     PlexSessionsCoordinator,
     SessionsData,
-    _full_title,
 )
 from .entity import PlexServerEntity
-from .media_browser import IMAGE_PATH
+from .media_browser import IMAGE_PATH, display_title as item_title
 
 # Entities only read coordinator data.
 PARALLEL_UPDATES = 0
@@ -164,7 +163,7 @@ def session_details(live: LiveSession, now: datetime) -> dict[str, Any]:
     return {
         "user": session.user.title if session.user else None,
         "player": session.player.name,
-        "title": _full_title(item),
+        "title": item.full_title,
         "media_type": item.type,
         "progress": progress,
         "state": live.state,
@@ -189,13 +188,6 @@ def quality_label(quality: StreamQuality) -> str | None:
         else:
             parts.append(f"{quality.bitrate} kbit/s")
     return " ".join(parts) or None
-
-
-def item_title(item: MediaItem) -> str:
-    """What an added item is called: ``Show - S01E02 - Title``, ``Show - Season 1`` ..."""
-    if item.type in {"season", "album"} and item.parent_title:
-        return f"{item.parent_title} - {item.title}"
-    return _full_title(item)
 
 
 def _truncate(text: str) -> str:

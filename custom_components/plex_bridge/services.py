@@ -33,6 +33,7 @@ from .api.models import (
     HistoryEntry,
     MediaStream,
     SystemDevice,
+    full_title,
 )
 from .const import DOMAIN, URI_SCHEME
 
@@ -238,23 +239,6 @@ def _player(hass: HomeAssistant, entry: PlexBridgeConfigEntry, name: str) -> Dev
     )
 
 
-def _full_title(
-    kind: str,
-    title: str,
-    grandparent: str | None,
-    season: int | None,
-    index: int | None,
-) -> str:
-    """``Show - S01E02 - Title`` for an episode, ``Artist - Title`` for a track."""
-    if kind == "episode" and grandparent:
-        if season is not None and index is not None:
-            return f"{grandparent} - S{season:02d}E{index:02d} - {title}"
-        return f"{grandparent} - {title}"
-    if kind == "track" and grandparent:
-        return f"{grandparent} - {title}"
-    return title
-
-
 def _iso(timestamp: int | None) -> str | None:
     if timestamp is None:
         return None
@@ -348,9 +332,7 @@ async def _async_history(call: ServiceCall) -> ServiceResponse:
         device = devices.get(entry.device_id or "")
         return {
             "title": entry.title,
-            "full_title": _full_title(
-                entry.type, entry.title, entry.grandparent_title, None, None
-            ),
+            "full_title": full_title(entry.type, entry.title, entry.grandparent_title),
             "type": entry.type,
             "viewed_at": _iso(entry.viewed_at),
             "user": accounts.get(entry.account_id or ""),
@@ -459,9 +441,7 @@ async def _async_set_streams(call: ServiceCall) -> None:
 def _item_data(item: MediaItem) -> dict[str, Any]:
     return {
         "title": item.title,
-        "full_title": _full_title(
-            item.type, item.title, item.grandparent_title, item.parent_index, item.index
-        ),
+        "full_title": item.full_title,
         "type": item.type,
         "rating_key": item.rating_key,
         "year": item.year,

@@ -212,6 +212,27 @@ def parse_sections(container: Mapping[str, Any]) -> list[Section]:
     return sections
 
 
+def full_title(
+    kind: str,
+    title: str,
+    grandparent: str | None,
+    season: int | None = None,
+    index: int | None = None,
+) -> str:
+    """``Show - S01E02 - Title`` for an episode, ``Artist - Title`` for a track.
+
+    Other kinds keep their own title. History entries, which know no numbers, give
+    ``Show - Title``.
+    """
+    if kind == "episode" and grandparent:
+        if season is not None and index is not None:
+            return f"{grandparent} - S{season:02d}E{index:02d} - {title}"
+        return f"{grandparent} - {title}"
+    if kind == "track" and grandparent:
+        return f"{grandparent} - {title}"
+    return title
+
+
 @dataclass(frozen=True, slots=True)
 class MediaItem:
     """One library item as Plex describes it in any list.
@@ -259,6 +280,13 @@ class MediaItem:
     live: bool = False
     genres: tuple[str, ...] = ()
     guids: tuple[str, ...] = ()
+
+    @property
+    def full_title(self) -> str:
+        """A title that says what it is: ``Show - S01E02 - Title``, ``Artist - Title``."""
+        return full_title(
+            self.type, self.title, self.grandparent_title, self.parent_index, self.index
+        )
 
     @property
     def image(self) -> str | None:
