@@ -69,7 +69,6 @@ SEEK_TOLERANCE_MS: Final = 2000
 # How long library notifications are folded before the library is read again.
 LIBRARY_COOLDOWN: Final = 10.0
 LIBRARY_INTERVAL: Final = timedelta(minutes=30)
-CLIENTS_INTERVAL: Final = timedelta(minutes=5)
 RECENTLY_ADDED_LIMIT: Final = 10
 # Timeline states that add or remove an item (Plex's codes: 0 created, 5 processed,
 # 9 deleted).
@@ -204,7 +203,6 @@ class PlexSessionsCoordinator(DataUpdateCoordinator[SessionsData]):
         self.client = client
         self.push_connected = False
         self.data = SessionsData()
-        self._clients_read_at: datetime | None = None
         self._refresher = Coalescer(
             lambda coro: entry.async_create_background_task(
                 hass, coro, f"{DOMAIN} sessions read"
@@ -225,7 +223,6 @@ class PlexSessionsCoordinator(DataUpdateCoordinator[SessionsData]):
             clients = await self.client.clients(retry=False)
         except PlexError as err:
             raise update_error(err) from err
-        self._clients_read_at = dt_util.utcnow()
         data = self.data
         data.present = {device.machine_identifier for device in clients}
         for device in clients:
