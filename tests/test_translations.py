@@ -10,13 +10,13 @@ step or error without text fails here.
 from __future__ import annotations
 
 import ast
+import importlib
 import json
 from pathlib import Path
 
 import probatio
 import pytest
 
-from custom_components.plex_bridge import config_flow
 from custom_components.plex_bridge.const import DOMAIN
 
 INTEGRATION = Path(__file__).resolve().parent.parent / "custom_components" / DOMAIN
@@ -77,6 +77,12 @@ def module_tree(name: str) -> ast.AST:
 
 
 FLOW = module_tree("config_flow.py")
+# The options flow may live beside the config flow; its strings sit under "options".
+OPTIONS_FLOW = (
+    module_tree("options_flow.py")
+    if (INTEGRATION / "options_flow.py").exists()
+    else ast.Module(body=[], type_ignores=[])
+)
 
 
 def test_strings_json_equals_english_translation() -> None:
@@ -84,15 +90,29 @@ def test_strings_json_equals_english_translation() -> None:
     assert strings == EN
 
 
-@pytest.mark.parametrize("step_id", sorted(keyword_strings(FLOW, "step_id")))
-def test_every_step_has_a_title_and_field_labels(step_id: str) -> None:
-    step = EN["config"]["step"][step_id]
+def step_schemas(module_name: str) -> dict[str, probatio.Schema]:
+    """A flow module's fixed schemas by step id (``STEP_SCHEMAS``), if it has any."""
+    module = importlib.import_module(f"custom_components.{DOMAIN}.{module_name}")
+    return dict(getattr(module, "STEP_SCHEMAS", {}))
+
+
+FLOW_STEPS = [
+    ("config", "config_flow", step) for step in sorted(keyword_strings(FLOW, "step_id"))
+] + [
+    ("options", "options_flow", step)
+    for step in sorted(keyword_strings(OPTIONS_FLOW, "step_id"))
+]
+
+
+@pytest.mark.parametrize(("section", "module_name", "step_id"), FLOW_STEPS)
+def test_every_step_has_a_title_and_field_labels(
+    section: str, module_name: str, step_id: str
+) -> None:
+    step = EN[section]["step"][step_id]
     assert step.get("title") or step.get("description")
-    assert step_id in {"user", "reauth_confirm"}, "add the new step's schema below"
-    schema = {
-        "user": config_flow.USER_SCHEMA,
-        "reauth_confirm": config_flow.REAUTH_SCHEMA,
-    }[step_id]
+    schema = step_schemas(module_name).get(step_id)
+    if schema is None:
+        return
     for marker in schema.schema:
         assert isinstance(marker, probatio.Marker)
         assert step["data"].get(str(marker.schema)), (
@@ -104,10 +124,31 @@ def test_every_step_has_a_title_and_field_labels(step_id: str) -> None:
         )
 
 
+def test_every_menu_option_has_text() -> None:
+    for node in ast.walk(FLOW):
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "async_show_menu"
+        ):
+            continue
+        kwargs = {keyword.arg: keyword.value for keyword in node.keywords}
+        step_id = kwargs["step_id"]
+        options = kwargs["menu_options"]
+        assert isinstance(step_id, ast.Constant)
+        assert isinstance(options, ast.List | ast.Tuple)
+        texts = EN["config"]["step"][step_id.value]["menu_options"]
+        for option in options.elts:
+            assert isinstance(option, ast.Constant)
+            assert texts.get(option.value), f"{step_id.value}: {option.value}"
+
+
 def test_every_error_has_text() -> None:
     errors = error_keys(FLOW)
     assert errors >= {"cannot_connect", "invalid_auth", "unknown", "invalid_url"}
     missing = errors - EN["config"]["error"].keys()
+    assert not missing
+    missing = error_keys(OPTIONS_FLOW) - EN.get("options", {}).get("error", {}).keys()
     assert not missing
 
 

@@ -41,6 +41,8 @@ REAUTH_SCHEMA = probatio.Schema(
         )
     }
 )
+STEP_SCHEMAS = {"user": USER_SCHEMA, "reauth_confirm": REAUTH_SCHEMA}
+"""Fixed schemas by step id; tests/test_translations.py checks each field's label."""
 
 
 def normalize_url(raw: str) -> str | None:

@@ -14,10 +14,32 @@ DEFAULT_PORT: Final = 32400
 EVENT_PLAYBACK: Final = "plex_bridge_playback"
 EVENT_MEDIA: Final = "plex_bridge_media"
 
-# Options (the options flow arrives with the setup-journeys issue; these are read now).
+# Options (options_flow.py). Each key is read with its default, so an entry made
+# before an option existed behaves as the default says.
 OPTION_UPDATE_INTERVAL: Final = "update_interval"
 DEFAULT_UPDATE_INTERVAL: Final = 10
 """Seconds between polls of sessions, used only while the websocket is down."""
+OPTION_MONITORED_USERS: Final = "monitored_users"
+"""Account titles whose sessions are shown; empty (the default) means everyone."""
+OPTION_IGNORE_PLEX_WEB: Final = "ignore_plex_web"
+DEFAULT_IGNORE_PLEX_WEB: Final = False
+OPTION_PLAYER_RETENTION: Final = "player_retention"
+DEFAULT_PLAYER_RETENTION: Final = 7 * 24 * 60
+"""Minutes an unseen player keeps its device and entities."""
+OPTION_MIRROR_LIBRARIES: Final = "mirror_libraries"
+"""Section keys to mirror; empty (the default) means every library."""
+OPTION_PATH_MAPPINGS: Final = "path_mappings"
+"""Plex prefix -> local prefix pairs, as a list of ``{"plex": ..., "local": ...}``."""
+OPTION_MIRROR_INTERVAL: Final = "mirror_interval"
+DEFAULT_MIRROR_INTERVAL: Final = 15
+"""Minutes between incremental mirror syncs."""
+
+# Entry data beside url / token / verify_ssl.
+CONF_CONNECTIONS: Final = "connections"
+"""Every URL plex.tv listed for the server, best first; tried when ``url`` fails."""
+
+PLEX_TV_URL: Final = "https://plex.tv"
+"""plex.tv's base URL; the one place it is written (tests point it at the emulator)."""
 
 URI_SCHEME: Final = "plex_bridge"
 """Media content ids that browse and search hand out: ``plex_bridge://<server>/<key>``."""
