@@ -1,0 +1,1 @@
+"""The library mirror: a local SQLite copy of a Plex server's libraries."""
