@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
+import sqlite3
+from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_TOKEN, CONF_URL, CONF_VERIFY_SSL, Platform
@@ -18,13 +21,32 @@ from homeassistant.helpers.typing import ConfigType
 
 from .api import PlexAuthError, PlexClient, PlexUnavailableError, ServerInfo
 from .api.notifications import NotificationListener
-from .const import DOMAIN
+from .const import (
+    DEFAULT_IGNORE_PLEX_WEB,
+    DEFAULT_MIRROR_INTERVAL,
+    DEFAULT_PLAYER_RETENTION,
+    DEFAULT_UPDATE_INTERVAL,
+    DOMAIN,
+    LOGGER,
+    OPTION_IGNORE_PLEX_WEB,
+    OPTION_MIRROR_INTERVAL,
+    OPTION_MIRROR_LIBRARIES,
+    OPTION_MONITORED_USERS,
+    OPTION_PATH_MAPPINGS,
+    OPTION_PLAYER_RETENTION,
+    OPTION_UPDATE_INTERVAL,
+)
 from .coordinator import (
     NotificationRouter,
     PlexLibraryCoordinator,
     PlexSessionsCoordinator,
 )
 from .entity import server_device_info
+from .presence import PlayerPresence, async_remove_store, player_identifier
+from .repairs import async_clear_issues, async_server_unreachable
+
+if TYPE_CHECKING:
+    from .mirror import PlexMirror
 
 PLATFORMS: list[Platform] = [
     Platform.BUTTON,
@@ -48,6 +70,8 @@ class PlexBridgeData:
     router: NotificationRouter
     server_device_id: str
     """The device registry's id of the server's device (players link to it)."""
+    mirror: PlexMirror | None = None
+    """The library mirror; ``None`` when its file could not be opened."""
 
 
 type PlexBridgeConfigEntry = ConfigEntry[PlexBridgeData]
@@ -91,6 +115,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: PlexBridgeConfigEntry) -
             translation_domain=DOMAIN, translation_key="invalid_auth"
         ) from err
     except PlexUnavailableError as err:
+        async_server_unreachable(hass, entry)
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,
             translation_key="cannot_connect",
@@ -127,17 +152,44 @@ async def async_setup_entry(hass: HomeAssistant, entry: PlexBridgeConfigEntry) -
         router=router,
         server_device_id=server_device.id,
     )
+    entry.runtime_data.mirror = await _async_open_mirror(hass, entry)
+    presence = PlayerPresence(
+        hass,
+        entry,
+        server_identifier=server.machine_identifier,
+        retention=timedelta(
+            minutes=entry.options.get(OPTION_PLAYER_RETENTION, DEFAULT_PLAYER_RETENTION)
+        ),
+        ignore_plex_web=sessions.ignore_plex_web,
+        forget=sessions.async_forget_player,
+    )
+    await presence.async_load()
     listener.start()
-    entry.async_on_unload(entry.add_update_listener(_async_options_updated))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    sessions.async_start_presence(presence)
+    # Loaded: the token works and the server answers, so no repair is due.
+    async_clear_issues(hass, entry)
+    if entry.runtime_data.mirror is not None:
+        # In the background: setup never waits for a sync.
+        entry.runtime_data.mirror.async_start()
     return True
 
 
-async def _async_options_updated(
+async def _async_open_mirror(
     hass: HomeAssistant, entry: PlexBridgeConfigEntry
-) -> None:
-    """Options changed: reload the entry so that they apply."""
-    await hass.config_entries.async_reload(entry.entry_id)
+) -> PlexMirror | None:
+    """The entry's library mirror; without one (a disk error) the rest still works."""
+    from .mirror import PlexMirror
+
+    try:
+        return await PlexMirror.async_open(hass, entry)
+    except (OSError, sqlite3.Error) as err:
+        LOGGER.error(
+            "The library mirror of %s cannot be opened, so search asks the server: %s",
+            entry.title,
+            err,
+        )
+        return None
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: PlexBridgeConfigEntry) -> bool:
@@ -145,6 +197,76 @@ async def async_unload_entry(hass: HomeAssistant, entry: PlexBridgeConfigEntry) 
     await entry.runtime_data.listener.stop()
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
+        if (presence := entry.runtime_data.sessions.presence) is not None:
+            await presence.async_save()
+        if entry.disabled_by is not None:
+            # A disabled entry reads nothing, so nothing of it needs repair.
+            async_clear_issues(hass, entry)
+        if (mirror := entry.runtime_data.mirror) is not None:
+            # Cancels a running sync (the file keeps its last commit), closes the file.
+            await mirror.async_close()
         await entry.runtime_data.sessions.async_shutdown()
         await entry.runtime_data.library.async_shutdown()
     return unloaded
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: PlexBridgeConfigEntry) -> None:
+    """The entry is deleted: its repairs and its players' presence go with it."""
+    async_clear_issues(hass, entry)
+    await async_remove_store(hass, entry.entry_id)
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: PlexBridgeConfigEntry, device: dr.DeviceEntry
+) -> bool:
+    """Let the user delete a player that is gone; never the server or a present one.
+
+    The server's device holds the server's entities (delete the entry instead); a
+    player the server lists now would only come back at the next read.
+    """
+    identifier = player_identifier(device)
+    if identifier is None or device.id == entry.runtime_data.server_device_id:
+        return False
+    sessions = entry.runtime_data.sessions
+    if identifier in sessions.data.seen():
+        return False
+    if sessions.presence is not None:
+        sessions.presence.async_device_removed(identifier)
+    return True
+
+
+OPTION_DEFAULTS: dict[str, object] = {
+    OPTION_UPDATE_INTERVAL: DEFAULT_UPDATE_INTERVAL,
+    OPTION_MONITORED_USERS: [],
+    OPTION_IGNORE_PLEX_WEB: DEFAULT_IGNORE_PLEX_WEB,
+    OPTION_PLAYER_RETENTION: DEFAULT_PLAYER_RETENTION,
+    OPTION_MIRROR_LIBRARIES: [],
+    OPTION_MIRROR_INTERVAL: DEFAULT_MIRROR_INTERVAL,
+    OPTION_PATH_MAPPINGS: [],
+}
+"""What version 1.2 stores for every option an entry of 1.1 did not have."""
+
+
+async def async_migrate_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+    """Bring an entry to the version this code writes (1.2); refuse newer majors.
+
+    1.1 -> 1.2: every option is stored with its default, so the options form, the
+    diagnostics and the mirror read one complete set (an option the user set is
+    kept). A major version above 1 was written by a newer Plex Bridge, whose data
+    this one cannot know: it is refused, and Home Assistant says so.
+    """
+    if entry.version > 1:
+        LOGGER.error(
+            "%s was set up by a newer version of Plex Bridge (entry version %s.%s); "
+            "it cannot be downgraded",
+            entry.title,
+            entry.version,
+            entry.minor_version,
+        )
+        return False
+    if entry.minor_version < 2:
+        hass.config_entries.async_update_entry(
+            entry, options={**OPTION_DEFAULTS, **entry.options}, minor_version=2
+        )
+        LOGGER.debug("Migrated %s to entry version 1.2", entry.title)
+    return True

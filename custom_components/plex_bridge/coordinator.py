@@ -6,7 +6,16 @@ of a session we know updates it at once, with no request. A new ``sessionKey`` o
 change of item costs one read of ``/status/sessions``, run at once; notifications
 that come while it runs are folded into one more read (``Coalescer``). While the websocket is down the coordinator
 polls ``/status/sessions`` and ``/clients`` at the configured interval, and it stops
-polling when push is back.
+polling when push is back. ``/clients`` is read once a minute while push is up too
+(``CLIENTS_INTERVAL``): Plex sends no notification when a player leaves, and the
+players' presence (``presence.py``) and idle/off states depend on it.
+
+The entry's options filter what is shown. Sessions of accounts outside
+``monitored_users`` (when it is not empty) are left out entirely: no sensor counts
+them, no player learns of them, no ``plex_bridge_playback`` event announces them;
+their session keys are remembered so that their notifications cost no reads. With
+``ignore_plex_web``, Plex Web players get no device or entity (their sessions still
+count on the server's sensors and fire events: they are real streams).
 
 The position of a session is kept as (position, when it was read). Entities give
 Home Assistant both (``media_position`` and ``media_position_updated_at``), so the
@@ -32,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Final
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers.debounce import Debouncer
+from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
@@ -54,18 +64,25 @@ from .api.notifications import (
     TimelineNotification,
 )
 from .const import (
+    DEFAULT_IGNORE_PLEX_WEB,
     DEFAULT_UPDATE_INTERVAL,
     DOMAIN,
     EVENT_MEDIA,
     EVENT_PLAYBACK,
     LOGGER,
+    OPTION_IGNORE_PLEX_WEB,
+    OPTION_MONITORED_USERS,
     OPTION_UPDATE_INTERVAL,
 )
+from .presence import PLEX_WEB, PlayerPresence
+from .repairs import async_server_reachable, async_server_unreachable
 
 if TYPE_CHECKING:
     from . import PlexBridgeConfigEntry
 
 SEEK_TOLERANCE_MS: Final = 2000
+CLIENTS_INTERVAL: Final = timedelta(minutes=1)
+"""How often ``/clients`` is read while push is connected (players that left)."""
 # How long library notifications are folded before the library is read again.
 LIBRARY_COOLDOWN: Final = 10.0
 LIBRARY_INTERVAL: Final = timedelta(minutes=30)
@@ -169,6 +186,14 @@ class SessionsData:
     sessions: dict[str, LiveSession] = field(default_factory=dict)
     players: dict[str, Device] = field(default_factory=dict)
     present: set[str] = field(default_factory=set)
+    ignored: dict[str, str] = field(default_factory=dict)
+    """Session key -> rating key of sessions the options leave out."""
+
+    def seen(self) -> set[str]:
+        """Players listed by ``/clients`` or playing a session that is shown."""
+        return self.present | {
+            live.session.player.machine_identifier for live in self.sessions.values()
+        }
 
     def for_player(self, machine_identifier: str) -> LiveSession | None:
         """The session on a player, if it plays something."""
@@ -203,6 +228,11 @@ class PlexSessionsCoordinator(DataUpdateCoordinator[SessionsData]):
         self.client = client
         self.push_connected = False
         self.data = SessionsData()
+        self.monitored_users = frozenset(entry.options.get(OPTION_MONITORED_USERS, []))
+        self.ignore_plex_web = bool(
+            entry.options.get(OPTION_IGNORE_PLEX_WEB, DEFAULT_IGNORE_PLEX_WEB)
+        )
+        self.presence: PlayerPresence | None = None
         self._refresher = Coalescer(
             lambda coro: entry.async_create_background_task(
                 hass, coro, f"{DOMAIN} sessions read"
@@ -224,13 +254,84 @@ class PlexSessionsCoordinator(DataUpdateCoordinator[SessionsData]):
         except PlexError as err:
             raise update_error(err) from err
         data = self.data
+        self._apply_clients(clients)
+        self._apply_sessions(sessions)
+        return data
+
+    def _apply_clients(self, clients: list[Device]) -> None:
+        """Take a read of ``/clients``: who is present, and what they can do."""
+        data = self.data
+        clients = [device for device in clients if not self._hidden(device)]
         data.present = {device.machine_identifier for device in clients}
         for device in clients:
             data.players[device.machine_identifier] = _merge_device(
                 data.players.get(device.machine_identifier), device
             )
-        self._apply_sessions(sessions)
-        return data
+
+    def _hidden(self, device: Device) -> bool:
+        """Whether the options keep a player out of Home Assistant."""
+        return self.ignore_plex_web and device.product == PLEX_WEB
+
+    def _monitored(self, session: PlexSession) -> bool:
+        """Whether the options show a session (no account: always)."""
+        return (
+            not self.monitored_users
+            or session.user is None
+            or session.user.title in self.monitored_users
+        )
+
+    async def _async_read_clients(self, _now: datetime | None = None) -> None:
+        """Once a minute: re-read ``/clients`` while push is up, and age players."""
+        if self.push_connected and self.last_update_success:
+            try:
+                clients = await self.client.clients(retry=False)
+            except PlexError as err:
+                LOGGER.debug("Reading clients failed: %s", err)
+                await self.async_request_refresh()
+                return
+            present = self.data.present
+            self._apply_clients(clients)
+            if self.data.present != present:
+                self.async_set_updated_data(self.data)
+        self._async_track_presence()
+        if self.presence is not None:
+            self.presence.async_remove_stale()
+
+    @callback
+    def async_start_presence(self, presence: PlayerPresence) -> None:
+        """Track players' presence, and read ``/clients`` every minute for it."""
+        self.presence = presence
+        self._async_track_presence()
+        presence.async_remove_stale()
+        self.config_entry.async_on_unload(
+            async_track_time_interval(
+                self.hass,
+                self._async_read_clients,
+                CLIENTS_INTERVAL,
+                name=f"{DOMAIN} clients",
+                cancel_on_shutdown=True,
+            )
+        )
+
+    @callback
+    def _async_track_presence(self) -> None:
+        if self.presence is not None and self.last_update_success:
+            self.presence.async_seen(self.data.seen())
+
+    @callback
+    def async_forget_player(self, machine_identifier: str) -> None:
+        """A player's device is gone: forget it, so that it is new if it comes back."""
+        self.data.players.pop(machine_identifier, None)
+        self.data.present.discard(machine_identifier)
+
+    @callback
+    def _async_refresh_finished(self) -> None:
+        """After every read: presence, and how long the server has been unreachable."""
+        if self.last_update_success:
+            async_server_reachable(self.hass, self.config_entry)
+            self._async_track_presence()
+        elif not isinstance(self.last_exception, ConfigEntryAuthFailed):
+            async_server_unreachable(self.hass, self.config_entry)
 
     async def _async_refresh_sessions(self) -> None:
         """Re-read ``/status/sessions`` only (a new session or a change of item)."""
@@ -253,11 +354,16 @@ class PlexSessionsCoordinator(DataUpdateCoordinator[SessionsData]):
         data = self.data
         previous = data.sessions
         current: dict[str, LiveSession] = {}
+        data.ignored = {}
         for session in sessions:
+            if not self._monitored(session):
+                data.ignored[session.session_key] = session.item.rating_key
+                continue
             player_id = session.player.machine_identifier
-            data.players[player_id] = _merge_device(
-                data.players.get(player_id), session.player
-            )
+            if not self._hidden(session.player):
+                data.players[player_id] = _merge_device(
+                    data.players.get(player_id), session.player
+                )
             old = previous.get(session.session_key)
             live = LiveSession(
                 session=session,
@@ -310,6 +416,10 @@ class PlexSessionsCoordinator(DataUpdateCoordinator[SessionsData]):
         changed = False
         needs_read = False
         for note in notes:
+            if self.data.ignored.get(note.session_key) == note.rating_key:
+                if note.state == STOPPED:
+                    del self.data.ignored[note.session_key]
+                continue
             live = self.data.sessions.get(note.session_key)
             if live is None or live.item.rating_key != note.rating_key:
                 needs_read = needs_read or note.state != STOPPED
@@ -523,17 +633,33 @@ class NotificationRouter:
         playing = [note for note in notes if isinstance(note, PlayingNotification)]
         if playing:
             self.sessions.async_handle_playing(playing)
+        timeline: list[TimelineNotification] = []
+        scanned = False
         for note in notes:
             if isinstance(note, TimelineNotification):
                 self._timeline(note)
+                timeline.append(note)
             elif isinstance(note, ActivityNotification):
                 if note.event == "ended" and note.activity_type.startswith("library."):
                     self.library.async_handle_library_change(scan=True)
+                    scanned = True
             elif (
                 isinstance(note, StatusNotification)
                 and note.notification_name == "LIBRARY_UPDATE"
             ):
                 self.library.async_handle_library_change(scan=True)
+                scanned = True
+        self._mirror(timeline, scanned=scanned)
+
+    def _mirror(self, timeline: list[TimelineNotification], *, scanned: bool) -> None:
+        """Tell the library mirror, once per frame, what changed (it folds bursts)."""
+        mirror = self.library.config_entry.runtime_data.mirror
+        if mirror is None:
+            return
+        if timeline:
+            mirror.async_handle_timeline_notifications(timeline)
+        if scanned:
+            mirror.async_request_sync("incremental")
 
     def _timeline(self, note: TimelineNotification) -> None:
         # Only library items (identifier com.plexapp.plugins.library) that were

@@ -1,7 +1,8 @@
 """One media player per Plex player: what it plays, and remote control.
 
 A player's entity is created the first time the sessions coordinator sees it (in
-``/clients`` or in a session) and stays for good: a player that plays nothing is
+``/clients`` or in a session) and stays until it has been unseen for the entry's
+``player_retention`` (``presence.py``): a player that plays nothing is
 ``idle`` while ``/clients`` lists it and ``off`` when it does not, never
 ``unavailable``. Only a server that does not answer makes players unavailable (the
 coordinator's ``last_update_success``, ``CoordinatorEntity.available``).
@@ -107,6 +108,9 @@ async def async_setup_entry(
 
     @callback
     def async_add_new_players() -> None:
+        # A player whose device was removed (stale, or by the user) is forgotten by
+        # the coordinator, and is new again if it comes back.
+        known.intersection_update(coordinator.data.players)
         new = [player for player in coordinator.data.players if player not in known]
         if not new:
             return
@@ -175,7 +179,10 @@ class PlexMediaPlayer(PlexPlayerEntity, MediaPlayerEntity):
     def _update_from_data(self) -> None:
         """Set every attribute from the coordinator's data."""
         data = self.coordinator.data
-        device = data.players[self.machine_identifier]
+        device = data.players.get(self.machine_identifier)
+        if device is None:
+            # Forgotten: the entity is being removed with its device.
+            return
         self._attr_supported_features = (
             CONTROL_FEATURES if device.controllable else BROWSE_ONLY_FEATURES
         )
