@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from homeassistant.config_entries import SOURCE_USER
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.const import CONF_TOKEN, CONF_URL, CONF_VERIFY_SSL
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -15,11 +15,18 @@ from tests.plex_server import PlexEmulator
 
 
 async def start_user_flow(hass: HomeAssistant) -> str:
+    """The user step's menu, then "Enter URL and token": the manual form."""
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_USER}
     )
-    assert result["type"] is FlowResultType.FORM
+    assert result["type"] is FlowResultType.MENU
     assert result["step_id"] == "user"
+    assert result["menu_options"] == ["plex_sign_in", "manual"]
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "manual"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "manual"
     assert result["errors"] == {}
     return result["flow_id"]
 
@@ -41,6 +48,7 @@ async def test_user_flow_creates_entry(
         CONF_VERIFY_SSL: True,
     }
     assert result["result"].unique_id == plex_server.machine_identifier
+    assert result["result"].state is ConfigEntryState.LOADED
 
 
 async def test_user_flow_accepts_host_and_port(
@@ -134,7 +142,13 @@ async def test_reauth_takes_a_new_token(
     )
     entry.add_to_hass(hass)
     result = await entry.start_reauth_flow(hass)
+    assert result["type"] is FlowResultType.MENU
     assert result["step_id"] == "reauth_confirm"
+    assert result["menu_options"] == ["plex_sign_in", "reauth_token"]
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "reauth_token"}
+    )
+    assert result["step_id"] == "reauth_token"
 
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_TOKEN: "still-wrong"}
@@ -164,6 +178,9 @@ async def test_reauth_refuses_another_server(
     )
     entry.add_to_hass(hass)
     result = await entry.start_reauth_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "reauth_token"}
+    )
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_TOKEN: plex_server.token}
     )

@@ -22,8 +22,14 @@ application/json``, as real plex.tv does; python-plexapi reads the XML form):
 - ``GET /api/v2/resources``: the registered emulators as the account sees them:
   the owner's as owned, with the owner's ``accessToken``; a friend's (a shared user
   of an emulator's library) as not owned, with ``ownerId``, ``sourceTitle`` and the
-  friend's own token for that server. Each has one plain-HTTP local connection:
-  the emulators speak neither TLS nor plex.direct, and have no relay.
+  friend's own token for that server. By default each has one plain-HTTP local
+  connection (the emulator's own URL); ``register(emu, connections=[...])`` lists
+  others instead, the way real plex.tv lists a server's LAN address, its public
+  address and the relay (``Connection``; ``plex_direct_uri()`` writes the
+  ``https://1-2-3-4.<hash>.plex.direct:32400`` names). As on plex.tv, relay
+  connections are listed only with ``includeRelay=1`` and IPv6 ones only with
+  ``includeIPv6=1``. A test makes a listed address answer with
+  ``PlexEmulator.add_listener()`` or leaves it dead (a closed loopback port).
 - ``GET /api/resources``: the older form of the same list (``MediaContainer`` /
   ``Device`` / ``Connection``, XML only), as in the reference captures.
 - ``GET /api/users``: the owner's friends with the servers they share (XML, as
@@ -55,6 +61,7 @@ from uuid import UUID
 
 from aiohttp import web
 import requests
+from yarl import URL
 
 from . import faults
 from .clock import Clock
@@ -62,6 +69,8 @@ from .node import Node
 from .responses import plex_header, serve, wants_json
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from .server import PlexEmulator
 
 PLEX_TV = "https://plex.tv"
@@ -156,12 +165,65 @@ class Pin:
         }
 
 
+@dataclass(frozen=True)
+class Connection:
+    """One address plex.tv lists for a server (``/api/v2/resources`` ``connections``)."""
+
+    uri: str
+    local: bool = True
+    relay: bool = False
+    ipv6: bool = False
+
+    @property
+    def url(self) -> URL:
+        """The URI, parsed."""
+        return URL(self.uri)
+
+    def as_json(self) -> dict[str, Any]:
+        """As plex.tv's v2 JSON writes it."""
+        return {**self.as_v1(), "relay": self.relay, "IPv6": self.ipv6}
+
+    def as_v1(self) -> dict[str, Any]:
+        """As the older ``/api/resources`` ``<Connection>`` writes it."""
+        url = self.url
+        return {
+            "protocol": url.scheme,
+            "address": plex_direct_address(url.host or ""),
+            "port": url.port,
+            "uri": self.uri,
+            "local": self.local,
+        }
+
+
+def plex_direct_uri(address: str, port: int, server_hash: str) -> str:
+    """The ``plex.direct`` name plex.tv gives an address (its certificate covers it)."""
+    return f"https://{address.replace('.', '-').replace(':', '-')}.{server_hash}.plex.direct:{port}"
+
+
+def plex_direct_address(host: str) -> str:
+    """The address behind a ``plex.direct`` host name (other hosts unchanged)."""
+    if host.endswith(".plex.direct"):
+        return host.split(".", 1)[0].replace("-", ".")
+    return host
+
+
 @dataclass(eq=False)
 class _Registration:
-    """An emulator that plex.tv lists, and since when."""
+    """An emulator that plex.tv lists, since when, and at which addresses."""
 
     emu: PlexEmulator
     created_at: float
+    connections: tuple[Connection, ...] | None = None
+    """``None``: the emulator's own URL, as one local connection."""
+
+    def listed(self, *, relay: bool = True, ipv6: bool = True) -> list[Connection]:
+        """The connections plex.tv lists, without relay / IPv6 ones unless asked."""
+        connections = self.connections
+        if connections is None:
+            connections = (Connection(self.emu.url),)
+        return [
+            c for c in connections if (relay or not c.relay) and (ipv6 or not c.ipv6)
+        ]
 
 
 @dataclass(frozen=True)
@@ -249,13 +311,22 @@ class PlexTV:
             (a for a in self._state.accounts.values() if a.id == account_id), None
         )
 
-    def register(self, emu: PlexEmulator) -> None:
+    def register(
+        self, emu: PlexEmulator, connections: Sequence[Connection] | None = None
+    ) -> None:
         """List an emulated server in the resources of its owner and its friends.
 
         The friends are the server's ``Library.shared_users``; their plex.tv
         accounts are created here, with plex.tv tokens of their own.
+        ``connections`` (in plex.tv's order) replace the one local connection.
         """
-        self._state.servers.append(_Registration(emu, self.clock.now()))
+        self._state.servers.append(
+            _Registration(
+                emu,
+                self.clock.now(),
+                None if connections is None else tuple(connections),
+            )
+        )
         for shared in emu.library.shared_users:
             if self.account_by_id(shared.id) is None:
                 self.add_account(shared.name, account_id=shared.id)
@@ -435,7 +506,14 @@ class PlexTV:
         if account is None:
             return errors_response(request, 401, ERROR_UNAUTHORIZED)
         now = self.clock.now()
-        resources = [server_resource(grant, now) for grant in self._grants(account)]
+        relay, ipv6 = (
+            _include(request, "includeRelay"),
+            _include(request, "includeIPv6"),
+        )
+        resources = [
+            server_resource(grant, now, grant.reg.listed(relay=relay, ipv6=ipv6))
+            for grant in self._grants(account)
+        ]
         if wants_json(request):
             return web.json_response(resources)
         return xml_response(
@@ -451,7 +529,14 @@ class PlexTV:
         if account is None:
             return errors_response(request, 401, ERROR_UNAUTHORIZED)
         now = self.clock.now()
-        devices = [server_device_v1(grant, now) for grant in self._grants(account)]
+        relay, ipv6 = (
+            _include(request, "includeRelay"),
+            _include(request, "includeIPv6"),
+        )
+        devices = [
+            server_device_v1(grant, now, grant.reg.listed(relay=relay, ipv6=ipv6))
+            for grant in self._grants(account)
+        ]
         return xml_response(Node("MediaContainer", {"size": len(devices)}, devices))
 
     async def _get_users(self, request: web.Request) -> web.Response:
@@ -633,7 +718,14 @@ def profile_attrs() -> dict[str, Any]:
     }
 
 
-def server_resource(grant: _Grant, now: float) -> dict[str, Any]:
+def _include(request: web.Request, name: str) -> bool:
+    """Whether a resources request asked for relay / IPv6 connections (``=1``)."""
+    return request.query.get(name, "0").lower() in ("1", "true")
+
+
+def server_resource(
+    grant: _Grant, now: float, connections: list[Connection]
+) -> dict[str, Any]:
     """One registered emulator as a ``/api/v2/resources`` entry (spec ``PlexDevice``)."""
     emu = grant.reg.emu
     return {
@@ -648,17 +740,17 @@ def server_resource(grant: _Grant, now: float) -> dict[str, Any]:
         "owned": grant.owned,
         "home": False,
         "synced": False,
-        "relay": False,
+        "relay": any(c.relay for c in connections),
         "presence": True,
         "httpsRequired": False,
         "publicAddressMatches": True,
         "dnsRebindingProtection": False,
         "natLoopbackSupported": True,
-        "connections": [{**connection(emu), "relay": False, "IPv6": False}],
+        "connections": [c.as_json() for c in connections],
     }
 
 
-def server_device_v1(grant: _Grant, now: float) -> Node:
+def server_device_v1(grant: _Grant, now: float, connections: list[Connection]) -> Node:
     """One registered emulator in the older ``/api/resources`` form (``Device``, epoch times)."""
     emu = grant.reg.emu
     attrs = {
@@ -677,7 +769,7 @@ def server_device_v1(grant: _Grant, now: float) -> Node:
         "publicAddressMatches": True,
         "presence": True,
     }
-    return Node("Device", attrs, [Node("Connection", connection(emu))])
+    return Node("Device", attrs, [Node("Connection", c.as_v1()) for c in connections])
 
 
 def friend_node(
@@ -736,17 +828,6 @@ def device_identity(emu: PlexEmulator) -> dict[str, Any]:
         "platformVersion": PLATFORM_VERSION,
         "device": "PC",
         "clientIdentifier": emu.machine_identifier,
-    }
-
-
-def connection(emu: PlexEmulator) -> dict[str, Any]:
-    """The emulator's one connection: plain HTTP on its local address."""
-    return {
-        "protocol": "http",
-        "address": emu.host,
-        "port": emu.port,
-        "uri": emu.url,
-        "local": True,
     }
 
 
