@@ -1,0 +1,686 @@
+"""Keeps the mirror in step with the server: full, incremental and targeted syncs.
+
+No Home Assistant imports; every SQLite call goes through ``MirrorDB`` (its own
+thread), every HTTP request through the ``PlexClient`` (its retries, breaker and
+in-flight limit).
+
+Full sync (per library)
+-----------------------
+By type, parents first (shows 2, seasons 3, episodes 4; artists 8, albums 9,
+tracks 10; photo albums 14, photos 13; movies 1), in pages of ``PAGE_SIZE``
+(JSON, ``includeGuids=1``, ``sort=addedAt`` so that items added meanwhile land
+at the end instead of shifting the pages already read). ``IN_FLIGHT`` pages are
+fetched at once; the pages are written in order, one transaction each, while the
+next ones are on the wire, so decoding and writing overlap with fetching and at
+most ``IN_FLIGHT + 1`` pages are held in memory. The cost grows with pages, never
+with shows or artists. Each page's transaction saves the type's next offset
+(``SyncState.progress``); an interrupted full sync (cancelled, the server gone,
+the disk failing, the process killed) leaves the mirror at its last commit, and the
+next full sync continues from those offsets. After the last page the mirror's
+count per type is compared with the server's ``totalSize``; on a difference the
+keys are reconciled (see deletions). Only then does ``finish_library`` clear the
+progress and set the cursor (the newest ``updatedAt`` / ``addedAt`` /
+``lastViewedAt`` seen).
+
+Incremental sync (per library)
+------------------------------
+One ``/library/sections`` read for every library (it also tells the store which
+libraries still exist). Then:
+
+- Content: the section's ``contentChangedAt`` (Plex's change stamp of the
+  section's items) is compared with the one seen by the last sync. Only when it
+  moved (or is unknown), per type: ``updatedAt>>=`` and ``addedAt>>=`` from
+  the cursor minus ``MARGIN`` (paged like a full sync) and the type's
+  ``totalSize`` (``X-Plex-Container-Size=0``). Where the mirror's count differs,
+  the keys are reconciled.
+- Watch state: watching does not bump ``updatedAt`` (nor the change stamp), so
+  every incremental asks the library's playable type for
+  ``lastViewedAt>>=cursor-MARGIN`` sorted newest first, one item: its
+  ``totalSize`` and newest ``lastViewedAt``. Unless both equal what the last
+  sync saw, the items viewed since are fetched and their parents (whose watched
+  counts follow) refetched.
+
+With nothing changed that is one request per library plus one in all, fewer than
+one per library type. ``MARGIN`` (60 s) covers changes made in the same second
+as the cursor, and items written while the previous sync was reading: re-reading
+a minute of changes is cheap, missing one is not.
+
+Deletions
+---------
+Where a type's ``totalSize`` differs from the mirror's count, its keys are read
+(the same listing without ``includeGuids``, in large pages) and compared: keys
+the mirror lacks are fetched, keys the server lacks are checked once more by a
+batched ``/library/metadata/{ids}`` (a key that a concurrent change moved across
+a page boundary must not be deleted) and removed with their children.
+
+Targeted syncs
+--------------
+``refetch`` (timeline created/updated) reads items in batches of ``BATCH_SIZE``
+through ``/library/metadata/{id1,id2,...}``; keys the server no longer has are
+removed. ``remove`` (timeline deleted) removes items and their children.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+import logging
+import time
+from typing import TYPE_CHECKING, Any, Final
+
+from custom_components.plex_bridge.api.models import as_int
+
+if TYPE_CHECKING:
+    from custom_components.plex_bridge.api.client import PlexClient
+
+    from .db import MirrorDB
+    from .paths import PathMapper
+    from .store import MirrorStore, UpsertResult
+
+_LOGGER = logging.getLogger(__name__)
+
+PAGE_SIZE: Final = 1000
+"""Items per page of a full sync (measured: larger pages gain nothing on 2 cores
+and hold more in memory)."""
+KEYS_PAGE_SIZE: Final = 5000
+"""Items per page of a keys-only read (no ``Guid`` elements, little to write)."""
+IN_FLIGHT: Final = 3
+"""Pages fetched at once (the client allows 4 per server; one stays free)."""
+BATCH_SIZE: Final = 100
+"""Rating keys per ``/library/metadata/{ids}`` request."""
+MARGIN: Final = 60
+"""Seconds re-read before the cursor by an incremental sync."""
+FULL_SORT: Final = "addedAt"
+
+# Plex type numbers a library holds, parents first.
+TYPES_BY_SECTION: Final[Mapping[str, tuple[int, ...]]] = {
+    "movie": (1,),
+    "show": (2, 3, 4),
+    "artist": (8, 9, 10),
+    "photo": (14, 13),
+}
+# The type whose items are played (and so carry the watch state).
+LEAF_TYPE: Final[Mapping[str, int]] = {"movie": 1, "show": 4, "artist": 10, "photo": 13}
+PHOTO_ALBUM: Final = 14
+PHOTO_ALBUM_TYPE: Final = "photoalbum"
+TIME_FIELDS: Final = ("updatedAt", "addedAt", "lastViewedAt")
+
+type ProgressCallback = Callable[[SyncProgress], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncProgress:
+    """How far a sync of one library has come (for the sync sensor)."""
+
+    kind: str
+    library_key: str
+    library_title: str
+    done: int
+    total: int
+    percent: float
+
+
+@dataclass(slots=True)
+class SyncResult:
+    """What a sync did: counts, time, requests and the libraries it touched."""
+
+    kind: str
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    duration: float = 0.0
+    requests: int = 0
+    libraries: list[str] = field(default_factory=list)
+    added_keys: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The result as plain data (events, response data, the store's last result)."""
+        return asdict(self)
+
+    def add(self, upserted: UpsertResult) -> None:
+        """Count one ``upsert_items``."""
+        self.added += upserted.added
+        self.updated += upserted.updated
+        self.added_keys.extend(upserted.added_keys)
+
+
+def _normalise(items: Iterable[dict[str, Any]], plex_type: int | None) -> int:
+    """Mark photo albums (Plex types them ``photo``); the newest timestamp seen.
+
+    A list of type 14 holds albums only (elsewhere the store tells an album by its
+    ``.../children`` key).
+    """
+    newest = 0
+    for item in items:
+        if plex_type == PHOTO_ALBUM and item.get("type") == "photo":
+            item["type"] = PHOTO_ALBUM_TYPE
+        for name in TIME_FIELDS:
+            value = as_int(item.get(name))
+            if value is not None and value > newest:
+                newest = value
+    return newest
+
+
+class _LibraryRun:
+    """The counters of one library within one sync."""
+
+    def __init__(self, section: Mapping[str, Any], kind: str) -> None:
+        self.key = str(section["key"])
+        self.title = str(section.get("title") or self.key)
+        self.type = str(section.get("type"))
+        self.kind = kind
+        self.done = 0
+        self.total = 0
+        self.newest = 0
+        self.added = 0
+        self.updated = 0
+        self.removed = 0
+        # The watch window read during this run, reused at its end if still valid.
+        self.window: tuple[int, int, int] | None = None
+
+
+class MirrorSync:
+    """Full, incremental and targeted syncs of one server into its mirror."""
+
+    def __init__(
+        self,
+        client: PlexClient,
+        db: MirrorDB,
+        *,
+        libraries: Collection[str] | None = None,
+        paths: PathMapper | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
+        """``libraries``: the section keys to mirror (``None`` or empty: all)."""
+        self._client = client
+        self._db = db
+        self._libraries = {str(key) for key in libraries} if libraries else None
+        self._paths = paths
+        self._on_progress = on_progress
+        # Keys added per library during the current run.
+        self._added_keys: dict[str, list[str]] = {}
+
+    # -- entry points --------------------------------------------------------------
+
+    async def full(self, library_keys: Collection[str] | None = None) -> SyncResult:
+        """Read every item of the libraries (resuming an interrupted full sync)."""
+        return await self._run("full", library_keys)
+
+    async def incremental(
+        self, library_keys: Collection[str] | None = None
+    ) -> SyncResult:
+        """Apply what changed since the last sync (a full sync where there was none)."""
+        return await self._run("incremental", library_keys)
+
+    async def refetch(self, rating_keys: Collection[str]) -> SyncResult:
+        """Read these items again (timeline created/updated) and upsert them."""
+        result = SyncResult("refetch")
+        started, requests = time.monotonic(), self._client.requests_made
+        known = {library.key for library in await self._db.call(_libraries)}
+        keys = list(dict.fromkeys(str(key) for key in rating_keys))
+        found = await self._fetch_batches(keys)
+        by_library: dict[str, list[dict[str, Any]]] = {}
+        for item in found:
+            library = str(item.get("librarySectionID", ""))
+            if library in known:
+                by_library.setdefault(library, []).append(item)
+        for library, items in by_library.items():
+            _normalise(items, None)
+            result.add(await self._upsert(library, items))
+            result.libraries.append(library)
+        returned = {str(item.get("ratingKey")) for item in found}
+        gone = [key for key in keys if key not in returned]
+        if gone:
+            result.removed += await self._db.call(_remove, gone)
+        return self._finish(result, started, requests)
+
+    async def remove(self, rating_keys: Collection[str]) -> SyncResult:
+        """Remove these items and their children (timeline deleted)."""
+        result = SyncResult("remove")
+        started, requests = time.monotonic(), self._client.requests_made
+        keys = [str(key) for key in rating_keys]
+        if keys:
+            result.removed = await self._db.call(_remove, keys)
+        return self._finish(result, started, requests)
+
+    # -- the run -------------------------------------------------------------------
+
+    def _finish(self, result: SyncResult, started: float, requests: int) -> SyncResult:
+        result.duration = time.monotonic() - started
+        result.requests = self._client.requests_made - requests
+        return result
+
+    async def _run(self, kind: str, library_keys: Collection[str] | None) -> SyncResult:
+        result = SyncResult(kind)
+        started, requests = time.monotonic(), self._client.requests_made
+        sections = await self._sections()
+        wanted = {str(key) for key in library_keys} if library_keys else None
+        if wanted is not None:
+            unknown = wanted - {str(section["key"]) for section in sections}
+            if unknown:
+                raise KeyError(f"no such library: {', '.join(sorted(unknown))}")
+        for section in sections:
+            key = str(section["key"])
+            if wanted is not None and key not in wanted:
+                continue
+            run = _LibraryRun(section, kind)
+            library_started = time.monotonic()
+            state = await self._db.call(_sync_state, key)
+            if kind == "full" or state.cursor is None or state.progress:
+                await self._full_library(run, state.progress, state.cursor)
+            else:
+                await self._incremental_library(
+                    run, section, state.cursor, state.last_result or {}
+                )
+            await self._finish_library(run, section, time.monotonic() - library_started)
+            result.added += run.added
+            result.updated += run.updated
+            result.removed += run.removed
+            result.libraries.append(key)
+            result.added_keys.extend(self._added_keys.pop(key, []))
+        return self._finish(result, started, requests)
+
+    async def _sections(self) -> list[dict[str, Any]]:
+        """The server's libraries that are mirrored; tells the store which exist."""
+        sections = [
+            section
+            for section in await self._client.raw_sections()
+            if str(section.get("type")) in TYPES_BY_SECTION
+            and (self._libraries is None or str(section.get("key")) in self._libraries)
+        ]
+        removed = await self._db.call(_set_libraries, sections)
+        if removed:
+            _LOGGER.debug("Libraries no longer mirrored: %s", removed)
+        return sections
+
+    def _progress(self, run: _LibraryRun) -> None:
+        if self._on_progress is None:
+            return
+        total = max(run.total, run.done)
+        percent = 100.0 if total == 0 else round(100.0 * run.done / total, 1)
+        try:
+            self._on_progress(
+                SyncProgress(run.kind, run.key, run.title, run.done, total, percent)
+            )
+        except Exception:
+            _LOGGER.exception("Progress callback failed")
+
+    async def _upsert(
+        self,
+        library_key: str,
+        items: Sequence[Mapping[str, Any]],
+        progress: tuple[int, int] | None = None,
+    ) -> UpsertResult:
+        paths = self._paths
+        return await self._db.call(
+            lambda store: store.upsert_items(
+                library_key, items, paths=paths, progress=progress
+            )
+        )
+
+    def _record(self, run: _LibraryRun, upserted: UpsertResult) -> None:
+        run.added += upserted.added
+        run.updated += upserted.updated
+        self._added_keys.setdefault(run.key, []).extend(upserted.added_keys)
+
+    # -- full ----------------------------------------------------------------------
+
+    async def _full_library(
+        self, run: _LibraryRun, progress: Mapping[int, int], old_cursor: int | None
+    ) -> None:
+        types = TYPES_BY_SECTION[run.type]
+        totals = await asyncio.gather(
+            *(self._count(run.key, plex_type) for plex_type in types)
+        )
+        starts = _resume_offsets(types, progress)
+        run.total = sum(totals)
+        run.done = sum(
+            min(start, total) for start, total in zip(starts, totals, strict=True)
+        )
+        self._progress(run)
+        for plex_type, start, total in zip(types, starts, totals, strict=True):
+            if start >= total and start > 0:
+                continue
+            await self._pages(run, plex_type, start, total)
+        if old_cursor is not None and not progress:
+            # A fresh full sync over a finished one: everything up to the old
+            # cursor was already read, and has just been read again.
+            run.newest = max(run.newest, old_cursor)
+        counts = await self._db.call(_counts_of, run.key)
+        for plex_type, total in zip(types, totals, strict=True):
+            if counts.get(plex_type, 0) != total:
+                await self._reconcile(run, plex_type)
+
+    async def _count(self, library_key: str, plex_type: int) -> int:
+        _, total = await self._client.section_metadata(
+            library_key, plex_type, size=0, sort=FULL_SORT, guids=False
+        )
+        return total
+
+    async def _pages(
+        self,
+        run: _LibraryRun,
+        plex_type: int,
+        start: int,
+        total: int,
+        *,
+        filters: Mapping[str, str | int] | None = None,
+        sort: str = FULL_SORT,
+        save_progress: bool = True,
+    ) -> list[str]:
+        """Fetch pages ``IN_FLIGHT`` at a time, write them in order; returns the keys."""
+        client = self._client
+        pending: deque[tuple[int, asyncio.Task[tuple[list[dict[str, Any]], int]]]] = (
+            deque()
+        )
+        next_offset = start
+        known_total = total
+        keys: list[str] = []
+
+        def refill() -> None:
+            nonlocal next_offset
+            while len(pending) < IN_FLIGHT and next_offset < known_total:
+                task = asyncio.ensure_future(
+                    client.section_metadata(
+                        run.key,
+                        plex_type,
+                        start=next_offset,
+                        size=PAGE_SIZE,
+                        filters=filters,
+                        sort=sort,
+                    )
+                )
+                pending.append((next_offset, task))
+                next_offset += PAGE_SIZE
+
+        try:
+            refill()
+            while pending:
+                offset, task = pending.popleft()
+                items, page_total = await task
+                if not items:
+                    known_total = offset  # the list shrank: nothing beyond
+                else:
+                    known_total = max(page_total, offset + len(items))
+                refill()
+                if not items:
+                    continue
+                run.newest = max(run.newest, _normalise(items, plex_type))
+                keys.extend(str(item.get("ratingKey")) for item in items)
+                upserted = await self._upsert(
+                    run.key,
+                    items,
+                    (plex_type, offset + len(items)) if save_progress else None,
+                )
+                self._record(run, upserted)
+                run.done += len(items)
+                self._progress(run)
+        finally:
+            for _, task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(
+                    *(task for _, task in pending), return_exceptions=True
+                )
+        return keys
+
+    # -- incremental ---------------------------------------------------------------
+
+    async def _incremental_library(
+        self,
+        run: _LibraryRun,
+        section: Mapping[str, Any],
+        cursor: int,
+        last: Mapping[str, Any],
+    ) -> None:
+        since = cursor - MARGIN
+        run.newest = cursor
+        stamp = section.get("contentChangedAt")
+        if stamp is None or str(stamp) != str(last.get("content_changed_at")):
+            for plex_type in TYPES_BY_SECTION[run.type]:
+                await self._changed_of_type(run, plex_type, since)
+        window = run.window = await self._viewed_window(run, since)
+        if list(window) != list(last.get("viewed_window") or ()) or (
+            window[2] > cursor
+        ):
+            await self._viewed(run, since)
+
+    async def _changed_of_type(
+        self, run: _LibraryRun, plex_type: int, since: int
+    ) -> None:
+        (updated, n_updated), (added, n_added), total = await asyncio.gather(
+            self._client.section_metadata(
+                run.key,
+                plex_type,
+                size=PAGE_SIZE,
+                filters={"updatedAt>>": since},
+                sort="updatedAt",
+            ),
+            self._client.section_metadata(
+                run.key,
+                plex_type,
+                size=PAGE_SIZE,
+                filters={"addedAt>>": since},
+                sort="addedAt",
+            ),
+            self._count(run.key, plex_type),
+        )
+        run.total += n_updated + n_added
+        for first, count, name in (
+            (updated, n_updated, "updatedAt"),
+            (added, n_added, "addedAt"),
+        ):
+            if first:
+                await self._write(run, plex_type, first)
+            if count > len(first):
+                await self._pages(
+                    run,
+                    plex_type,
+                    len(first),
+                    count,
+                    filters={f"{name}>>": since},
+                    sort=name,
+                    save_progress=False,
+                )
+        counts = await self._db.call(_counts_of, run.key)
+        if counts.get(plex_type, 0) != total:
+            await self._reconcile(run, plex_type)
+
+    async def _write(
+        self, run: _LibraryRun, plex_type: int | None, items: list[dict[str, Any]]
+    ) -> None:
+        run.newest = max(run.newest, _normalise(items, plex_type))
+        self._record(run, await self._upsert(run.key, items))
+        run.done += len(items)
+        self._progress(run)
+
+    async def _viewed_window(
+        self, run: _LibraryRun, since: int
+    ) -> tuple[int, int, int]:
+        """(since, how many played after it, the newest play) for the playable type."""
+        items, total = await self._client.section_metadata(
+            run.key,
+            LEAF_TYPE[run.type],
+            size=1,
+            filters={"lastViewedAt>>": since},
+            sort="lastViewedAt:desc",
+            guids=False,
+        )
+        newest = as_int(items[0].get("lastViewedAt")) if items else None
+        return since, total, newest or 0
+
+    async def _viewed(self, run: _LibraryRun, since: int) -> None:
+        """Items played since ``since``, and their parents (watched counts follow)."""
+        leaf = LEAF_TYPE[run.type]
+        keys = await self._pages(
+            run,
+            leaf,
+            0,
+            PAGE_SIZE,
+            filters={"lastViewedAt>>": since},
+            sort="lastViewedAt",
+            save_progress=False,
+        )
+        if not keys:
+            return
+        parents = await self._db.call(_parent_keys, keys)
+        if parents:
+            items = await self._fetch_batches(sorted(parents))
+            if items:
+                await self._write(run, None, items)
+
+    # -- deletions -----------------------------------------------------------------
+
+    async def _reconcile(self, run: _LibraryRun, plex_type: int) -> None:
+        """Make the mirror's keys of one type the server's: fetch missing, drop gone."""
+        server = await self._server_keys(run.key, plex_type)
+        local = await self._db.call(_rating_keys, run.key, plex_type)
+        missing = sorted(server - local)
+        gone = sorted(local - server)
+        if gone:
+            # Read them once more: a key can slip between pages while items change.
+            still = await self._fetch_batches(gone)
+            if still:
+                await self._write(run, None, still)
+            present = {str(item.get("ratingKey")) for item in still}
+            really_gone = [key for key in gone if key not in present]
+            if really_gone:
+                run.removed += await self._db.call(_remove, really_gone)
+        if missing:
+            items = await self._fetch_batches(missing)
+            if items:
+                await self._write(run, None, items)
+
+    async def _server_keys(self, library_key: str, plex_type: int) -> set[str]:
+        """Every rating key of a type on the server (pages fetched ``IN_FLIGHT`` at once)."""
+        client = self._client
+        first, total = await client.section_metadata(
+            library_key, plex_type, size=KEYS_PAGE_SIZE, sort=FULL_SORT, guids=False
+        )
+        keys = {str(item.get("ratingKey")) for item in first}
+        semaphore = asyncio.Semaphore(IN_FLIGHT)
+
+        async def page(offset: int) -> list[dict[str, Any]]:
+            async with semaphore:
+                items, _ = await client.section_metadata(
+                    library_key,
+                    plex_type,
+                    start=offset,
+                    size=KEYS_PAGE_SIZE,
+                    sort=FULL_SORT,
+                    guids=False,
+                )
+                return items
+
+        for items in await asyncio.gather(
+            *(page(offset) for offset in range(len(first), total, KEYS_PAGE_SIZE))
+        ):
+            keys.update(str(item.get("ratingKey")) for item in items)
+        return keys
+
+    async def _fetch_batches(self, keys: Sequence[str]) -> list[dict[str, Any]]:
+        """Items by key, ``BATCH_SIZE`` per request, ``IN_FLIGHT`` requests at once."""
+        semaphore = asyncio.Semaphore(IN_FLIGHT)
+
+        async def batch(chunk: Sequence[str]) -> list[dict[str, Any]]:
+            async with semaphore:
+                return await self._client.metadata_batch(chunk)
+
+        found: list[dict[str, Any]] = []
+        for items in await asyncio.gather(
+            *(
+                batch(keys[index : index + BATCH_SIZE])
+                for index in range(0, len(keys), BATCH_SIZE)
+            )
+        ):
+            found.extend(items)
+        return found
+
+    # -- the end of a library ------------------------------------------------------
+
+    async def _finish_library(
+        self, run: _LibraryRun, section: Mapping[str, Any], duration: float
+    ) -> None:
+        """Save the cursor and the last result after everything was committed.
+
+        The result also keeps what the next incremental compares with: the
+        section's change stamp and the watch window (read with the new cursor).
+        """
+        cursor = run.newest
+        window = run.window
+        if window is None or window[0] != cursor - MARGIN:
+            window = await self._viewed_window(run, cursor - MARGIN)
+        result = {
+            "kind": run.kind,
+            "added": run.added,
+            "updated": run.updated,
+            "removed": run.removed,
+            "duration": round(duration, 3),
+            "content_changed_at": section.get("contentChangedAt"),
+            "viewed_window": list(window),
+        }
+        await self._db.call(
+            lambda store: store.finish_library(run.key, cursor=cursor, result=result)
+        )
+        run.done = max(run.done, run.total)
+        self._progress(run)
+
+
+def _resume_offsets(types: Sequence[int], progress: Mapping[int, int]) -> list[int]:
+    """Where each type starts: its saved offset; types before a saved one are done."""
+    if not progress:
+        return [0] * len(types)
+    last = max(
+        (index for index, plex_type in enumerate(types) if plex_type in progress),
+        default=-1,
+    )
+    starts = []
+    for index, plex_type in enumerate(types):
+        if plex_type in progress:
+            starts.append(progress[plex_type])
+        elif index < last:
+            starts.append(1 << 62)  # finished before the interruption
+        else:
+            starts.append(0)
+    return starts
+
+
+# -- store calls (run on the store's thread; methods looked up on the instance) ----
+
+
+def _libraries(store: MirrorStore) -> list[Any]:
+    return store.libraries()
+
+
+def _set_libraries(
+    store: MirrorStore, sections: Sequence[Mapping[str, Any]]
+) -> list[str]:
+    return store.set_libraries(sections)
+
+
+def _sync_state(store: MirrorStore, library_key: str) -> Any:
+    return store.sync_state(library_key)
+
+
+def _counts_of(store: MirrorStore, library_key: str) -> dict[int, int]:
+    return store.counts().get(library_key, {})
+
+
+def _rating_keys(store: MirrorStore, library_key: str, plex_type: int) -> set[str]:
+    return store.rating_keys(library_key, plex_type)
+
+
+def _remove(store: MirrorStore, keys: Sequence[str]) -> int:
+    return store.remove_items(keys)
+
+
+def _parent_keys(store: MirrorStore, keys: Sequence[str]) -> set[str]:
+    """The parents and grandparents of items (their watched counts follow them)."""
+    parents: set[str] = set()
+    for item in store.items(keys):
+        for key in (item.parent_key, item.grandparent_key):
+            if key:
+                parents.add(str(key))
+    return parents
