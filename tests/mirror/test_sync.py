@@ -9,7 +9,7 @@ disk fails on the n-th write (a store subclass: a fake disk, not a fake server).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 

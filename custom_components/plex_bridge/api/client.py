@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 import logging
 import random
 from typing import Any, Final
@@ -699,6 +699,64 @@ class PlexClient:
             return await self.item(rating_key)
         except PlexNotFoundError:
             return None
+
+    # -- raw reads for the library mirror ---------------------------------------------
+    # The mirror stores Plex's own JSON dicts (its store reads every field it keeps),
+    # so these return the decoded ``Metadata`` / ``Directory`` dicts, uncached.
+
+    async def raw_sections(self) -> list[dict[str, Any]]:
+        """``/library/sections`` as Plex sends it (never cached: a sync must see now)."""
+        container = await self._get("/library/sections")
+        return children(container, "Directory")
+
+    async def section_metadata(
+        self,
+        section_key: str,
+        plex_type: int,
+        *,
+        start: int = 0,
+        size: int = 1000,
+        filters: Mapping[str, str | int] | None = None,
+        sort: str | None = None,
+        guids: bool = True,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of a section's items of one numeric type, and the ``totalSize``.
+
+        ``size=0`` asks only for the count (Plex answers ``totalSize`` and no
+        items). ``guids`` adds ``includeGuids=1`` (the ``Guid`` elements).
+        """
+        params: dict[str, str | int] = {
+            "type": plex_type,
+            "X-Plex-Container-Start": start,
+            "X-Plex-Container-Size": size,
+            **(filters or {}),
+        }
+        if guids:
+            params["includeGuids"] = 1
+        if sort is not None:
+            params["sort"] = sort
+        container = await self._get(f"/library/sections/{section_key}/all", params)
+        items = children(container, "Metadata")
+        total = as_int(container.get("totalSize"))
+        return items, len(items) if total is None else total
+
+    async def metadata_batch(
+        self, rating_keys: Sequence[str], *, guids: bool = True
+    ) -> list[dict[str, Any]]:
+        """Several items by rating key in one request (``/library/metadata/1,2,3``).
+
+        Keys the server no longer has are simply absent; when it has none of them
+        Plex answers 404, which this returns as an empty list.
+        """
+        if not rating_keys:
+            return []
+        ids = ",".join(quote(key, safe="") for key in rating_keys)
+        params: dict[str, str | int] = {"includeGuids": 1} if guids else {}
+        try:
+            container = await self._get(f"/library/metadata/{ids}", params)
+        except PlexNotFoundError:
+            return []
+        return children(container, "Metadata")
 
 
 __all__ = [
