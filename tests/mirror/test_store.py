@@ -1,0 +1,530 @@
+"""The mirror's SQLite store against real files: schema, upserts, removals, sync state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+import sqlite3
+from typing import Any
+
+import pytest
+
+from custom_components.plex_bridge.mirror.paths import PathMapper
+from custom_components.plex_bridge.mirror.store import (
+    MIGRATIONS,
+    MirrorStore,
+    MirrorStoreError,
+)
+
+from . import (
+    SECTIONS,
+    album,
+    artist,
+    episode,
+    movie,
+    photo,
+    photo_album,
+    season,
+    show,
+    tags,
+    track,
+)
+
+Meta = dict[str, Any]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[MirrorStore]:
+    """A fresh store with the four sections of ``SECTIONS``."""
+    opened, recovered = MirrorStore.open(tmp_path / "mirror.db")
+    assert recovered is False
+    opened.set_libraries(SECTIONS)
+    yield opened
+    opened.close()
+
+
+def tv_library() -> tuple[list[Meta], list[Meta], list[Meta]]:
+    """Two shows, three seasons, five episodes."""
+    bb = show("100", "Breaking Bad")
+    office = show("200", "The Office")
+    seasons = [season("101", bb, 1), season("102", bb, 2), season("201", office, 1)]
+    episodes = [
+        episode("1011", seasons[0], 1, "Pilot"),
+        episode("1012", seasons[0], 2, "Cat's in the Bag..."),
+        episode("1021", seasons[1], 1, "Seven Thirty-Seven"),
+        episode("2011", seasons[2], 1, "Pilot"),
+        episode("2012", seasons[2], 2, "Diversity Day"),
+    ]
+    return [bb, office], seasons, episodes
+
+
+def test_schema_is_created_in_wal_with_its_version(tmp_path: Path) -> None:
+    """A new file is a WAL database at the current schema version, foreign keys on."""
+    path = tmp_path / "sub" / "mirror.db"
+    store, recovered = MirrorStore.open(path)
+    try:
+        assert recovered is False
+        db = store.connection
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert (
+            db.execute("PRAGMA user_version").fetchone()[0]
+            == MirrorStore.SCHEMA_VERSION
+        )
+        assert len(MIGRATIONS) == MirrorStore.SCHEMA_VERSION
+        assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+        assert {
+            "libraries",
+            "items",
+            "tags",
+            "item_tags",
+            "external_ids",
+            "parts",
+        } <= tables
+        assert {"sync_state", "search", "search_vocab"} <= tables
+    finally:
+        store.close()
+
+
+def test_reopen_keeps_data_and_does_not_migrate_again(tmp_path: Path) -> None:
+    """Closing and opening again finds the same items; the version is unchanged."""
+    path = tmp_path / "mirror.db"
+    store, _ = MirrorStore.open(path)
+    store.set_libraries(SECTIONS)
+    store.upsert_items("1", [movie("1", "Heat", year=1995)])
+    store.close()
+    store, recovered = MirrorStore.open(path)
+    try:
+        assert recovered is False
+        item = store.item("1")
+        assert item is not None
+        assert (item.title, item.year) == ("Heat", 1995)
+    finally:
+        store.close()
+
+
+def test_an_old_file_is_migrated(tmp_path: Path) -> None:
+    """A file at version 0 (an empty database) gets every migration."""
+    path = tmp_path / "mirror.db"
+    sqlite3.connect(path).close()
+    store, recovered = MirrorStore.open(path)
+    try:
+        assert recovered is False
+        assert store.connection.execute("PRAGMA user_version").fetchone()[0] == len(
+            MIGRATIONS
+        )
+    finally:
+        store.close()
+
+
+def test_a_newer_schema_is_set_aside(tmp_path: Path) -> None:
+    """A file from a newer integration is not misread: it is moved aside and rebuilt."""
+    path = tmp_path / "mirror.db"
+    connection = sqlite3.connect(path)
+    connection.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 5}")
+    connection.close()
+    store, recovered = MirrorStore.open(path)
+    store.close()
+    assert recovered is True
+    assert len(list(tmp_path.glob("mirror.db.corrupt-*"))) == 1
+
+
+def test_libraries_are_stored_and_removed_with_their_items(store: MirrorStore) -> None:
+    """set_libraries stores sections; a section no longer listed goes with its items."""
+    assert [library.key for library in store.libraries()] == ["1", "2", "3", "4"]
+    first = store.libraries()[0]
+    assert (first.title, first.type, first.uuid) == ("Movies", "movie", "u-1")
+    store.upsert_items("1", [movie("1", "Heat")])
+    shows, seasons, episodes = tv_library()
+    store.upsert_items("2", shows + seasons + episodes)
+    assert store.counts() == {"1": {1: 1}, "2": {2: 2, 3: 3, 4: 5}}
+
+    renamed = [dict(SECTIONS[0], title="Films"), SECTIONS[2], SECTIONS[3]]
+    assert store.set_libraries(renamed) == ["2"]
+    assert [library.title for library in store.libraries()] == [
+        "Films",
+        "Music",
+        "Photos",
+    ]
+    assert store.counts() == {"1": {1: 1}}
+    assert store.item("1011") is None
+    assert store.sync_state("2").cursor is None
+    # The search index lost the removed items too.
+    rows = store.connection.execute("SELECT count(*) FROM search").fetchone()[0]
+    assert rows == 1
+
+
+def test_upsert_stores_every_field(store: MirrorStore) -> None:
+    """A movie as Plex sends it: fields, external ids, genres and file parts."""
+    result = store.upsert_items(
+        "1",
+        [
+            movie(
+                "603",
+                "The Matrix",
+                originalTitle="Matrix",
+                titleSort="Matrix",
+                year=1999,
+                summary="A hacker learns the truth.",
+                duration=8160000,
+                rating=8.7,
+                contentRating="R",
+                studio="Warner Bros.",
+                addedAt=1_600_000_000,
+                updatedAt=1_600_000_100,
+                viewCount=2,
+                lastViewedAt=1_650_000_000,
+                thumb="/library/metadata/603/thumb/1",
+                Guid=[{"id": "imdb://tt0133093"}, {"id": "tmdb://603"}],
+                Genre=tags("Action", "Science Fiction"),
+                Director=tags("Lana Wachowski"),
+                Role=[{"tag": "Keanu Reeves", "role": "Neo"}],
+            )
+        ],
+    )
+    assert (result.added, result.updated, result.added_keys) == (1, 0, ["603"])
+    item = store.item("603")
+    assert item is not None
+    assert item.type == "movie"
+    assert item.library_key == "1"
+    assert item.title == "The Matrix"
+    assert item.original_title == "Matrix"
+    assert item.sort_title == "Matrix"
+    assert (item.year, item.duration, item.rating) == (1999, 8160000, 8.7)
+    assert (item.content_rating, item.studio) == ("R", "Warner Bros.")
+    assert (item.added_at, item.updated_at) == (1_600_000_000, 1_600_000_100)
+    assert (item.view_count, item.last_viewed_at, item.watched) == (
+        2,
+        1_650_000_000,
+        True,
+    )
+    assert item.thumb == "/library/metadata/603/thumb/1"
+    assert item.guids == {"imdb": "tt0133093", "tmdb": "603", "plex": f"{603:024x}"}
+    assert item.genres == ("Action", "Science Fiction")
+    assert item.parts == (("/data/movies/The Matrix.mkv", None),)
+    kinds = dict(
+        store.connection.execute(
+            "SELECT tags.kind, count(*) FROM item_tags JOIN tags ON tags.id = tag_id "
+            "GROUP BY tags.kind"
+        ).fetchall()
+    )
+    assert kinds == {"genre": 2, "director": 1, "actor": 1}
+    assert store.connection.execute(
+        "SELECT role FROM item_tags WHERE role IS NOT NULL"
+    ).fetchall() == [("Neo",)]
+
+
+def test_every_type_with_parents_and_indexes(store: MirrorStore) -> None:
+    """Seasons, episodes, albums, tracks, photo albums and photos keep their links."""
+    shows, seasons, episodes = tv_library()
+    store.upsert_items("2", shows + seasons + episodes)
+    daft = artist("300", "Daft Punk")
+    discovery = album("301", daft, "Discovery", year=2001)
+    store.upsert_items(
+        "3", [daft, discovery, track("3011", discovery, 1, "One More Time")]
+    )
+    lisbon = photo_album("400", "Summer in Lisbon")
+    store.upsert_items(
+        "4", [lisbon, photo("4001", lisbon, "IMG_0001"), photo("4100", None, "Loose")]
+    )
+
+    assert store.counts() == {
+        "2": {2: 2, 3: 3, 4: 5},
+        "3": {8: 1, 9: 1, 10: 1},
+        "4": {14: 1, 13: 2},
+    }
+    ep = store.item("1012")
+    assert ep is not None
+    assert ep.type == "episode"
+    assert (ep.parent_key, ep.grandparent_key) == ("101", "100")
+    assert (ep.index, ep.parent_index) == (2, 1)
+    assert (ep.parent_title, ep.grandparent_title) == ("Season 1", "Breaking Bad")
+    tr = store.item("3011")
+    assert tr is not None
+    assert (tr.type, tr.parent_key, tr.grandparent_key, tr.grandparent_title) == (
+        "track",
+        "301",
+        "300",
+        "Daft Punk",
+    )
+    assert [i.type for i in store.items(["400", "4001"])] == ["photoalbum", "photo"]
+    assert store.rating_keys("2", 4) == {"1011", "1012", "1021", "2011", "2012"}
+    assert store.count() == 16
+    assert store.count("2") == 10
+    assert store.count("2", 3) == 3
+    assert store.count(plex_type=4) == 5
+
+
+def test_items_keeps_the_order_asked_and_skips_missing(store: MirrorStore) -> None:
+    """items() answers in the order of the keys; unknown keys are left out."""
+    store.upsert_items("1", [movie("1", "A"), movie("2", "B"), movie("3", "C")])
+    assert [i.rating_key for i in store.items(["3", "nope", "1", "3"])] == ["3", "1"]
+    assert store.items([]) == []
+    assert store.item("nope") is None
+
+
+def test_update_replaces_fields_tags_ids_and_parts(store: MirrorStore) -> None:
+    """A second upsert of the same key updates it and replaces its child rows."""
+    store.upsert_items(
+        "1",
+        [
+            movie(
+                "1",
+                "Heat",
+                Genre=tags("Crime", "Drama"),
+                Guid=[{"id": "imdb://tt0113277"}],
+            )
+        ],
+    )
+    first_id = store.connection.execute(
+        "SELECT id FROM items WHERE rating_key = '1'"
+    ).fetchone()
+    result = store.upsert_items(
+        "1",
+        [
+            movie("1", "Heat (Director's Cut)", Genre=tags("Thriller"), viewCount=1),
+            movie("2", "Ronin"),
+        ],
+    )
+    assert (result.added, result.updated, result.added_keys) == (1, 1, ["2"])
+    item = store.item("1")
+    assert item is not None
+    assert item.title == "Heat (Director's Cut)"
+    assert item.genres == ("Thriller",)
+    assert item.guids == {"plex": f"{1:024x}"}
+    assert item.watched is True
+    assert item.parts == (("/data/movies/Heat (Director's Cut).mkv", None),)
+    # Same row, so the search index and child tables stay keyed to it.
+    assert (
+        store.connection.execute(
+            "SELECT id FROM items WHERE rating_key = '1'"
+        ).fetchone()
+        == first_id
+    )
+    assert store.connection.execute("SELECT count(*) FROM search").fetchone()[0] == 2
+    assert store.connection.execute("SELECT count(*) FROM item_tags").fetchone()[0] == 1
+
+
+def test_duplicate_keys_in_one_batch_keep_the_last(store: MirrorStore) -> None:
+    """A batch naming one key twice stores it once, as its last form."""
+    result = store.upsert_items("1", [movie("1", "Old"), movie("1", "New")])
+    assert (result.added, result.updated) == (1, 0)
+    item = store.item("1")
+    assert item is not None
+    assert item.title == "New"
+
+
+def test_skipped_kinds_and_unknown_library(store: MirrorStore) -> None:
+    """Clips and collections are not mirrored; an unknown library is an error."""
+    clip = {"ratingKey": "9", "type": "clip", "title": "Trailer"}
+    no_key = {"type": "movie", "title": "No key"}
+    assert store.upsert_items("1", [clip, no_key]).added == 0
+    assert store.count() == 0
+    with pytest.raises(MirrorStoreError):
+        store.upsert_items("99", [movie("1", "Heat")])
+    assert store.count() == 0
+
+
+def test_watched_state_of_containers(store: MirrorStore) -> None:
+    """A show is watched when every leaf is; a movie when it has a view count."""
+    store.upsert_items(
+        "2",
+        [
+            show("1", "All seen", leafCount=3, viewedLeafCount=3),
+            show("2", "Half seen", leafCount=4, viewedLeafCount=2, viewCount=2),
+            show("3", "Empty", leafCount=0, viewedLeafCount=0),
+        ],
+    )
+    assert [i.watched for i in store.items(["1", "2", "3"])] == [True, False, False]
+
+
+def test_paths_are_mapped_on_upsert(store: MirrorStore) -> None:
+    """With a PathMapper each part gets its local path; unmatched parts get None."""
+    mapper = PathMapper([{"plex": "/data/movies", "local": r"\\nas\films"}])
+    episodes = tv_library()[2]
+    store.upsert_items("1", [movie("1", "Heat")], paths=mapper)
+    store.upsert_items("2", episodes[:1], paths=mapper)
+    heat = store.item("1")
+    assert heat is not None
+    assert heat.parts == (("/data/movies/Heat.mkv", r"\\nas\films\Heat.mkv"),)
+    pilot = store.item("1011")
+    assert pilot is not None
+    assert pilot.parts == (("/data/tv/Breaking Bad/Pilot.mkv", None),)
+
+
+@pytest.mark.parametrize(
+    ("removed", "left"),
+    [
+        (["100"], {"200", "201", "2011", "2012"}),
+        (["101"], {"100", "102", "1021", "200", "201", "2011", "2012"}),
+        (["1011", "2012"], {"100", "101", "1012", "102", "1021", "200", "201", "2011"}),
+        (["100", "200"], set()),
+    ],
+    ids=["show", "season", "episodes", "all"],
+)
+def test_remove_takes_children(
+    store: MirrorStore, removed: list[str], left: set[str]
+) -> None:
+    """Removing a show takes its seasons and episodes; a season its episodes."""
+    shows, seasons, episodes = tv_library()
+    store.upsert_items("2", shows + seasons + episodes)
+    gone = store.remove_items(removed)
+    assert gone == 10 - len(left)
+    assert set().union(*(store.rating_keys("2", t) for t in (2, 3, 4))) == left
+    assert store.connection.execute("SELECT count(*) FROM search").fetchone()[0] == len(
+        left
+    )
+    orphans = store.connection.execute(
+        "SELECT count(*) FROM parts WHERE item_id NOT IN (SELECT id FROM items)"
+    ).fetchone()[0]
+    assert orphans == 0
+
+
+def test_remove_music_photos_and_episodes_without_their_season(
+    store: MirrorStore,
+) -> None:
+    """Artist -> albums -> tracks, photo album -> photos; grandparent links count too."""
+    daft = artist("300", "Daft Punk")
+    discovery = album("301", daft, "Discovery")
+    store.upsert_items(
+        "3", [daft, discovery, track("3011", discovery, 1, "One More Time")]
+    )
+    lisbon = photo_album("400", "Lisbon")
+    store.upsert_items(
+        "4", [lisbon, photo("4001", lisbon, "IMG_1"), photo("4100", None, "Loose")]
+    )
+    bb = show("100", "Breaking Bad")
+    # An episode whose season the mirror does not hold still goes with its show.
+    lone = episode("1011", season("101", bb, 1), 1, "Pilot")
+    store.upsert_items("2", [bb, lone])
+
+    assert store.remove_items(["300", "400", "100", "unknown"]) == 7
+    assert store.count() == 1
+    assert store.item("4100") is not None
+    assert store.remove_items([]) == 0
+
+
+def test_sync_state_progress_and_finish(store: MirrorStore) -> None:
+    """Progress is saved with the items; finish_library clears it and sets the cursor."""
+    assert store.sync_state("1").progress == {}
+    store.upsert_items("2", [show("1", "A")], progress=(2, 100))
+    store.upsert_items("2", [season("2", show("1", "A"), 1)], progress=(3, 50))
+    store.upsert_items("2", [], progress=(2, 200))
+    state = store.sync_state("2")
+    assert state.progress == {2: 200, 3: 50}
+    assert state.cursor is None
+    assert state.synced_at is None
+    store.finish_library("2", cursor=1_700_000_123, result={"added": 2, "updated": 0})
+    state = store.sync_state("2")
+    assert state.progress == {}
+    assert state.cursor == 1_700_000_123
+    assert state.last_result == {"added": 2, "updated": 0}
+    assert state.synced_at is not None
+    assert store.sync_state("unknown").cursor is None
+    with pytest.raises(MirrorStoreError):
+        store.finish_library("99", cursor=1, result={})
+
+
+def test_progress_and_items_commit_together(store: MirrorStore) -> None:
+    """A batch that fails leaves neither its items nor its progress behind."""
+    store.upsert_items("1", [movie("1", "Heat")], progress=(1, 1))
+    # A write that fails after the items went in (as a full disk would).
+    store.connection.execute(
+        "CREATE TEMP TRIGGER fail BEFORE INSERT ON parts WHEN NEW.plex_path LIKE '%Ronin%' "
+        "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
+    )
+    with pytest.raises(sqlite3.Error, match="disk on fire"):
+        store.upsert_items(
+            "1",
+            [movie("3", "Thief", Genre=tags("Crime")), movie("2", "Ronin")],
+            progress=(1, 3),
+        )
+    store.connection.execute("DROP TRIGGER fail")
+    assert store.sync_state("1").progress == {1: 1}
+    assert store.rating_keys("1", 1) == {"1"}
+    # The store still works after the rollback (its tag cache was dropped).
+    store.upsert_items("1", [movie("3", "Thief", Genre=tags("Crime"))], progress=(1, 3))
+    assert store.sync_state("1").progress == {1: 3}
+    item = store.item("3")
+    assert item is not None
+    assert item.genres == ("Crime",)
+
+
+def test_a_crash_mid_transaction_leaves_the_last_commit(tmp_path: Path) -> None:
+    """An open transaction that never commits (a killed process) is not in the file."""
+    path = tmp_path / "mirror.db"
+    store, _ = MirrorStore.open(path)
+    store.set_libraries(SECTIONS)
+    store.upsert_items("1", [movie("1", "Heat")], progress=(1, 1))
+    # Simulate a process killed half-way through a batch: begin, write, never commit.
+    db = store.connection
+    db.execute("BEGIN IMMEDIATE")
+    db.execute(
+        "UPDATE sync_state SET progress = '{\"1\": 999}' WHERE library_key = '1'"
+    )
+    db.execute("DELETE FROM items")
+    other, recovered = MirrorStore.open(path)
+    try:
+        assert recovered is False
+        assert other.sync_state("1").progress == {1: 1}
+        assert other.rating_keys("1", 1) == {"1"}
+    finally:
+        other.close()
+        db.execute("ROLLBACK")
+        store.close()
+
+
+def test_garbage_file_is_moved_aside(tmp_path: Path) -> None:
+    """A file that is not a database is renamed and a fresh store is made."""
+    path = tmp_path / "mirror.db"
+    path.write_bytes(b"this is not a database, just garbage " * 200)
+    store, recovered = MirrorStore.open(path)
+    try:
+        assert recovered is True
+        assert store.count() == 0
+        store.set_libraries(SECTIONS)
+        store.upsert_items("1", [movie("1", "Heat")])
+        assert store.count() == 1
+    finally:
+        store.close()
+    aside = list(tmp_path.glob("mirror.db.corrupt-*"))
+    assert len(aside) == 1
+    assert aside[0].read_bytes().startswith(b"this is not a database")
+
+
+def test_truncated_database_is_moved_aside(tmp_path: Path) -> None:
+    """A real mirror cut short (a disk that filled up) is detected and rebuilt."""
+    path = tmp_path / "mirror.db"
+    store, _ = MirrorStore.open(path)
+    store.set_libraries(SECTIONS)
+    store.upsert_items(
+        "1", [movie(str(i), f"Movie {i}", summary="words " * 50) for i in range(1, 400)]
+    )
+    store.close()
+    data = path.read_bytes()
+    assert len(data) > 64 * 1024
+    path.write_bytes(data[: len(data) // 2])
+    store, recovered = MirrorStore.open(path)
+    try:
+        assert recovered is True
+        assert store.count() == 0
+    finally:
+        store.close()
+    assert len(list(tmp_path.glob("mirror.db.corrupt-*"))) == 1
+
+
+def test_damaged_pages_are_detected(tmp_path: Path) -> None:
+    """A file with a valid header but overwritten pages fails quick_check."""
+    path = tmp_path / "mirror.db"
+    store, _ = MirrorStore.open(path)
+    store.set_libraries(SECTIONS)
+    store.upsert_items("1", [movie(str(i), f"Movie {i}") for i in range(1, 300)])
+    store.close()
+    data = bytearray(path.read_bytes())
+    page = 4096
+    for offset in range(2 * page, len(data), 3 * page):
+        data[offset : offset + 512] = b"\xff" * 512
+    path.write_bytes(bytes(data))
+    store, recovered = MirrorStore.open(path)
+    store.close()
+    assert recovered is True
