@@ -38,7 +38,13 @@ from homeassistant.helpers.selector import (
 )
 import probatio
 
-from .api import PlexAuthError, PlexCommandError, PlexUnavailableError, Section
+from .api import (
+    PlexAuthError,
+    PlexCommandError,
+    PlexNotFoundError,
+    PlexUnavailableError,
+    Section,
+)
 from .api.models import Account
 from .const import (
     DEFAULT_IGNORE_PLEX_WEB,
@@ -253,7 +259,7 @@ class PlexBridgeOptionsFlow(OptionsFlowWithReload):
         sections = await client.sections()
         try:
             accounts = await client.accounts()
-        except PlexCommandError as err:
+        except (PlexCommandError, PlexNotFoundError) as err:
             # A shared user's token may not list accounts (403): offer what is stored.
             LOGGER.debug("The server's accounts cannot be listed: %s", err)
             accounts = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+import dataclasses
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
@@ -19,22 +20,63 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.plex_bridge.const import DOMAIN
-from tests.plex_server import PlexEmulator
+from tests.plex_server import Clock, PlexEmulator
 
 
 @pytest.fixture
-def mock_config_entry(plex_server: PlexEmulator) -> MockConfigEntry:
-    """A config entry for the emulated server, not yet added to Home Assistant."""
+def entry_options() -> dict[str, Any]:
+    """The options of ``mock_config_entry``; parametrize it to set some."""
+    return {}
+
+
+def config_entry_for(
+    emu: PlexEmulator, options: dict[str, Any] | None = None
+) -> MockConfigEntry:
+    """A config entry (version 1.2) for an emulated server."""
     return MockConfigEntry(
         domain=DOMAIN,
-        title=plex_server.name,
-        unique_id=plex_server.machine_identifier,
+        title=emu.name,
+        unique_id=emu.machine_identifier,
+        version=1,
+        minor_version=2,
         data={
-            CONF_URL: plex_server.url,
-            CONF_TOKEN: plex_server.token,
+            CONF_URL: emu.url,
+            CONF_TOKEN: emu.token,
             CONF_VERIFY_SSL: True,
         },
+        options=options or {},
     )
+
+
+@pytest.fixture
+def mock_config_entry(
+    plex_server: PlexEmulator, entry_options: dict[str, Any]
+) -> MockConfigEntry:
+    """A config entry for the emulated server, not yet added to Home Assistant."""
+    return config_entry_for(plex_server, entry_options)
+
+
+@pytest.fixture
+async def second_plex_server(
+    socket_enabled: None, emulator_clock: Clock
+) -> AsyncIterator[PlexEmulator]:
+    """Another emulated server (own identity, token and players) on loopback."""
+    emu = PlexEmulator(
+        library="small", seed=1, name="Second Emulator", clock=emulator_clock
+    )
+    for player in list(emu.players):
+        emu.players.remove(player.machine_identifier)
+        emu.players.add(
+            dataclasses.replace(
+                player,
+                machine_identifier=f"second-{player.machine_identifier}",
+                title=f"Second {player.title}",
+                device_id=0,
+            )
+        )
+    await emu.start()
+    yield emu
+    await emu.stop()
 
 
 async def wait_for_coordinator(
@@ -49,6 +91,27 @@ async def wait_for_coordinator(
     try:
         async with asyncio.timeout(5):
             while not predicate():
+                await woken.wait()
+                woken.clear()
+    finally:
+        unsubscribe()
+
+
+async def wait_for_first_sync(entry: MockConfigEntry) -> None:
+    """Wait (at most 10 s) until the library mirror's first sync has ended.
+
+    Setup starts it in the background; tests start from a mirror that has synced
+    (or failed to), so that search and ``play_media`` take one path, not the one
+    a race picks. Woken by the mirror's own listener, no sleeping.
+    """
+    mirror = entry.runtime_data.mirror
+    if mirror is None:
+        return
+    woken = asyncio.Event()
+    unsubscribe = mirror.async_add_listener(woken.set)
+    try:
+        async with asyncio.timeout(10):
+            while mirror.last_result is None and not mirror.failures:
                 await woken.wait()
                 woken.clear()
     finally:
@@ -109,6 +172,7 @@ async def loaded_entry(
     await hass.async_block_till_done()
     sessions = mock_config_entry.runtime_data.sessions
     await wait_for_coordinator(sessions, lambda: sessions.push_connected)
+    await wait_for_first_sync(mock_config_entry)
     await hass.async_block_till_done()
     yield mock_config_entry
     if mock_config_entry.state is ConfigEntryState.LOADED:
