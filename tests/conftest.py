@@ -14,6 +14,25 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load custom_components/ in every test."""
 
 
+@pytest.fixture(autouse=True)
+def gdm_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep local discovery off the network: every scan goes to loopback's port 9.
+
+    Port 9 is the discard port: nothing answers there, so a test that sets up the
+    integration finds no server by GDM. Discovery tests point ``GDM_TARGETS`` at
+    the emulator's responder instead.
+    """
+    monkeypatch.setattr(
+        "custom_components.plex_bridge.const.GDM_TARGETS", [("127.0.0.1", 9)]
+    )
+
+
+@pytest.fixture
+def hass_config_dir(hass_tmp_config_dir: str) -> str:
+    """A config directory of the test's own: library mirror files never outlive it."""
+    return hass_tmp_config_dir
+
+
 @pytest.fixture
 def emulator_clock() -> Clock:
     """The emulated server's clock, frozen so tests move it explicitly."""

@@ -19,9 +19,17 @@ from homeassistant.helpers import (
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
-from .api import PlexAuthError, PlexClient, PlexUnavailableError, ServerInfo
+from .api import (
+    PlexAuthError,
+    PlexClient,
+    PlexConnectionError,
+    PlexUnavailableError,
+    ServerInfo,
+)
+from .api.connections import NoConnectionError, async_choose_connection
 from .api.notifications import NotificationListener
 from .const import (
+    CONF_CONNECTIONS,
     DEFAULT_IGNORE_PLEX_WEB,
     DEFAULT_MIRROR_INTERVAL,
     DEFAULT_PLAYER_RETENTION,
@@ -46,7 +54,7 @@ from .presence import PlayerPresence, async_remove_store, player_identifier
 from .repairs import async_clear_issues, async_server_unreachable
 
 if TYPE_CHECKING:
-    from .mirror import PlexMirror
+    from .library_mirror import PlexMirror
 
 PLATFORMS: list[Platform] = [
     Platform.BUTTON,
@@ -78,10 +86,12 @@ type PlexBridgeConfigEntry = ConfigEntry[PlexBridgeData]
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register the integration's services (once, for every entry)."""
+    """Register the integration's services and start local discovery (once)."""
+    from .discovery import async_setup_discovery
     from .services import async_setup_services
 
     async_setup_services(hass)
+    async_setup_discovery(hass)
     return True
 
 
@@ -105,11 +115,56 @@ def create_client(
     )
 
 
+async def _async_connect_elsewhere(
+    hass: HomeAssistant, entry: PlexBridgeConfigEntry, failed: PlexClient
+) -> tuple[PlexClient, ServerInfo]:
+    """The stored URL does not answer: try the other addresses plex.tv listed.
+
+    plex.direct addresses and certificates churn; the best alternative that answers
+    as this server (api/connections.py) becomes the entry's URL, and the old one
+    joins the alternatives. Without one that answers, the first error stands.
+    """
+    alternatives = list(entry.data.get(CONF_CONNECTIONS) or [])
+    if not alternatives or entry.unique_id is None:
+        raise PlexConnectionError(f"{failed.url} does not answer")
+    session = async_get_clientsession(
+        hass, verify_ssl=bool(entry.data.get(CONF_VERIFY_SSL, True))
+    )
+    try:
+        choice = await async_choose_connection(session, alternatives, entry.unique_id)
+    except NoConnectionError as err:
+        raise PlexConnectionError("no stored address answers") from err
+    client = create_client(
+        hass, {**entry.data, CONF_URL: choice.url}, failed.client_identifier
+    )
+    server = await client.server_info(cached=True)
+    known = [str(entry.data[CONF_URL]), *alternatives]
+    LOGGER.info(
+        "%s did not answer; %s does, and is now the server's URL",
+        failed.url,
+        client.url,
+    )
+    hass.config_entries.async_update_entry(
+        entry,
+        data={
+            **entry.data,
+            CONF_URL: choice.url,
+            CONF_CONNECTIONS: [
+                url for url in dict.fromkeys(known) if url != choice.url
+            ],
+        },
+    )
+    return client, server
+
+
 async def async_setup_entry(hass: HomeAssistant, entry: PlexBridgeConfigEntry) -> bool:
     """Connect to the server, read it once, start push, and set up the platforms."""
     client = create_client(hass, dict(entry.data), await async_client_identifier(hass))
     try:
-        server = await client.server_info(cached=True)
+        try:
+            server = await client.server_info(cached=True)
+        except PlexConnectionError:
+            client, server = await _async_connect_elsewhere(hass, entry, client)
     except PlexAuthError as err:
         raise ConfigEntryAuthFailed(
             translation_domain=DOMAIN, translation_key="invalid_auth"
@@ -179,7 +234,7 @@ async def _async_open_mirror(
     hass: HomeAssistant, entry: PlexBridgeConfigEntry
 ) -> PlexMirror | None:
     """The entry's library mirror; without one (a disk error) the rest still works."""
-    from .mirror import PlexMirror
+    from .library_mirror import PlexMirror
 
     try:
         return await PlexMirror.async_open(hass, entry)

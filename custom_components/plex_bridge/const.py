@@ -13,6 +13,10 @@ DEFAULT_PORT: Final = 32400
 
 EVENT_PLAYBACK: Final = "plex_bridge_playback"
 EVENT_MEDIA: Final = "plex_bridge_media"
+EVENT_SYNC_FINISHED: Final = "plex_bridge_sync_finished"
+"""A mirror sync ended well: its result (added, updated, removed, ...) and server."""
+EVENT_MEDIA_ADDED: Final = "plex_bridge_media_added"
+"""One item a mirror sync added to an already mirrored library (never the first sync)."""
 
 # Options (options_flow.py). Each key is read with its default, so an entry made
 # before an option existed behaves as the default says.
@@ -36,10 +40,16 @@ DEFAULT_MIRROR_INTERVAL: Final = 15
 
 # Entry data beside url / token / verify_ssl.
 CONF_CONNECTIONS: Final = "connections"
-"""Every URL plex.tv listed for the server, best first; tried when ``url`` fails."""
+"""The server's other URLs (plex.tv's and earlier ones), best first; tried when ``url`` fails."""
 
 PLEX_TV_URL: Final = "https://plex.tv"
 """plex.tv's base URL; the one place it is written (tests point it at the emulator)."""
+
+GDM_TARGETS: list[tuple[str, int]] = [("239.0.0.250", 32414)]
+"""Where local discovery searches (GDM's multicast group and port); read at each
+scan, so tests point it at loopback (tests/conftest.py does, for every test)."""
+GDM_WINDOW: float = 3.0
+"""Seconds a discovery scan listens for answers."""
 
 URI_SCHEME: Final = "plex_bridge"
 """Media content ids that browse and search hand out: ``plex_bridge://<server>/<key>``."""

@@ -24,6 +24,8 @@ path                                        what it is
 ``collection/<ratingKey>``                  a collection's items
 ``item/<ratingKey>``                        an item (playable): movie, show, season,
                                             episode, artist, album, track, photo ...
+``search[/<text>]``                         Search: the library mirror's answers to
+                                            ``<text>`` (the node itself is searchable)
 ==========================================  =========================================
 
 ``item/`` and ``playlist/`` ids are playable and may carry ``?resume=1``,
@@ -40,6 +42,13 @@ in the library's title order, so a letter is the slice of
 jump bar of Plex's apps works the same way). Genres and decades are Plex filters:
 ``/all?genre=<id>`` and ``/all?decade=<year>``. Opening a library of any size costs
 a handful of small requests, never a list of every item.
+
+The library mirror
+------------------
+Once the mirror has finished its first sync, ``search_media`` (what voice "play X
+on Y" uses), the Search entry and the titles ``play_media`` looks up are answered
+from the mirror, in milliseconds and with its ranking (exact, prefix, word, typo).
+Until then, and for libraries the mirror leaves out, the server is asked.
 
 What ``play_media`` accepts
 ---------------------------
@@ -80,9 +89,12 @@ from homeassistant.util.json import json_loads
 from .api import MediaItem, PlexClient, PlexError, PlexNotFoundError, Section
 from .api.models import Page
 from .const import DOMAIN, URI_SCHEME
+from .library_mirror import item_full_title
 
 if TYPE_CHECKING:
     from . import PlexBridgeConfigEntry
+    from .library_mirror import PlexMirror
+    from .mirror.store import MirrorItem
 
 type ImageUrl = Callable[[str, str, str | None], str]
 
@@ -113,6 +125,9 @@ TYPE_DECADES: Final = "decades"
 TYPE_DECADE: Final = "decade"
 TYPE_COLLECTIONS: Final = "collections"
 TYPE_PAGE: Final = "page"
+TYPE_SEARCH: Final = "search"
+MIRROR_SEARCH_LIMIT: Final = 25
+"""Results the mirror gives ``search_media`` and the Search entry."""
 
 ITEM_CLASSES: Final[Mapping[str, MediaClass]] = {
     "movie": MediaClass.MOVIE,
@@ -184,6 +199,20 @@ MEDIA_TYPE_KINDS: Final[Mapping[str, tuple[str, ...]]] = {
     "image": ("photo",),
     "photo": ("photo",),
 }
+# The kinds of item the library mirror holds.
+MIRROR_KINDS: Final = frozenset(
+    {
+        "movie",
+        "show",
+        "season",
+        "episode",
+        "artist",
+        "album",
+        "track",
+        "photoalbum",
+        "photo",
+    }
+)
 # What a bare title is looked up as, best first.
 TITLE_KINDS: Final = ("movie", "show", "artist", "album", "track", "episode")
 
@@ -334,6 +363,10 @@ def _server_error(err: PlexError) -> HomeAssistantError:
     )
 
 
+def _mirror_not_synced() -> BrowseError:
+    return BrowseError(translation_domain=DOMAIN, translation_key="mirror_not_synced")
+
+
 def _browse_not_found(content_id: str) -> BrowseError:
     return BrowseError(
         translation_domain=DOMAIN,
@@ -357,11 +390,16 @@ class PlexBrowser:
     """Builds the browse tree and search results of one server."""
 
     def __init__(
-        self, client: PlexClient, server_id: str, image_url: ImageUrl | None = None
+        self,
+        client: PlexClient,
+        server_id: str,
+        image_url: ImageUrl | None = None,
+        mirror: PlexMirror | None = None,
     ) -> None:
         self.client = client
         self.server_id = server_id
         self.image_url = image_url
+        self.mirror = mirror
 
     def id(self, *parts: str, **query: str) -> str:
         """The id of a path on this server."""
@@ -483,6 +521,10 @@ class PlexBrowser:
                 return await self.collection(rating_key)
             case ("item", rating_key):
                 return await self.item(rating_key)
+            case ("search",):
+                return self.search_node(None, [])
+            case ("search", text):
+                return await self.search_folder(text)
             case ("section", key, *rest):
                 section = await self._section(key)
                 if section is None:
@@ -530,6 +572,7 @@ class PlexBrowser:
                 "playlists",
                 children_class=MediaClass.PLAYLIST,
             ),
+            *([self.search_node(None, None)] if self.mirror is not None else []),
         ]
         node = self.folder(
             server.friendly_name,
@@ -797,8 +840,47 @@ class PlexBrowser:
 
     # -- search --------------------------------------------------------------------
 
+    def mirror_node(self, item: MirrorItem) -> BrowseMedia:
+        """The node of an item of the library mirror (as ``item_node`` builds it)."""
+        content_id = self.id("item", item.rating_key)
+        return BrowseMedia(
+            title=item_full_title(item),
+            media_class=ITEM_CLASSES.get(item.type, MediaClass.VIDEO),
+            media_content_id=content_id,
+            media_content_type=item.type,
+            can_play=True,
+            can_expand=item.type in EXPANDABLE,
+            thumbnail=self.thumbnail(item.type, content_id, item.thumb),
+        )
+
+    def search_node(
+        self, text: str | None, children: Sequence[BrowseMedia] | None
+    ) -> BrowseMedia:
+        """The Search entry (searchable), or the mirror's answers to ``text``."""
+        parts = ("search",) if text is None else ("search", text)
+        node = self.folder(
+            "Search" if text is None else f"Search: {text}",
+            TYPE_SEARCH,
+            *parts,
+            children=children,
+            children_class=MediaClass.DIRECTORY,
+        )
+        node.can_search = True
+        return node
+
+    async def search_folder(self, text: str) -> BrowseMedia | None:
+        """``search/<text>``: what the library mirror finds, best first."""
+        if self.mirror is None or not self.mirror.synced:
+            raise _mirror_not_synced()
+        hits = await self.mirror.async_search(text, limit=MIRROR_SEARCH_LIMIT)
+        return self.search_node(text, [self.mirror_node(hit.item) for hit in hits])
+
     async def search(self, query: SearchMediaQuery) -> SearchMedia:
-        """The server's search, playable results only, exact titles first."""
+        """Playable results, best first: the mirror's once it has synced.
+
+        Until then (and in a library the mirror leaves out) the server's search,
+        exact titles first.
+        """
         text = query.search_query.strip()
         if not text:
             return SearchMedia(result=[])
@@ -810,20 +892,32 @@ class PlexBrowser:
             and parsed.parts[0] == "section"
             else None
         )
-        hubs = await self.client.search(text, limit=SEARCH_LIMIT, section_id=section_id)
         kinds = set(SEARCHABLE)
         if query.media_content_type:
             kinds &= set(
                 MEDIA_TYPE_KINDS.get(str(query.media_content_type).lower(), kinds)
             )
         classes = set(query.media_filter_classes or ())
-        found = [
-            item
-            for hub in hubs
-            for item in hub.items
-            if item.type in kinds
-            and (not classes or ITEM_CLASSES.get(item.type) in classes)
-        ]
+        if classes:
+            kinds = {kind for kind in kinds if ITEM_CLASSES.get(kind) in classes}
+        mirror = self.mirror
+        if (
+            mirror is not None
+            and mirror.synced
+            and (section_id is None or mirror.mirrors_library(section_id))
+        ):
+            types = sorted(kinds & MIRROR_KINDS)
+            if not types:
+                return SearchMedia(result=[])
+            hits = await mirror.async_search(
+                text,
+                types=types,
+                library_keys=[section_id] if section_id else None,
+                limit=MIRROR_SEARCH_LIMIT,
+            )
+            return SearchMedia(result=[self.mirror_node(hit.item) for hit in hits])
+        hubs = await self.client.search(text, limit=SEARCH_LIMIT, section_id=section_id)
+        found = [item for hub in hubs for item in hub.items if item.type in kinds]
         ranked = rank_results(text, found)
         return SearchMedia(result=[self.item_node(item) for item in ranked])
 
@@ -982,9 +1076,12 @@ def _describe_child(kind: str, value: int | str) -> str:
 class PlexResolver:
     """Turns what ``play_media`` was given into one item of one server."""
 
-    def __init__(self, client: PlexClient, server_id: str) -> None:
+    def __init__(
+        self, client: PlexClient, server_id: str, mirror: PlexMirror | None = None
+    ) -> None:
         self.client = client
         self.server_id = server_id
+        self.mirror = mirror
 
     async def resolve(
         self, media_type: str, media: str, extra: Mapping[str, Any] | None = None
@@ -1092,6 +1189,10 @@ class PlexResolver:
         library's items as well, as search may rank an exact title past its limit.
         """
         wanted = normalize_title(title)
+        if parent is None:
+            found, answered = await self._find_in_mirror(kinds, title, library)
+            if answered:
+                return found
 
         def fits(item: MediaItem) -> bool:
             return (
@@ -1133,6 +1234,41 @@ class PlexResolver:
         if not candidates:
             return None
         return min(candidates, key=lambda item: kinds.index(item.type))
+
+    async def _find_in_mirror(
+        self, kinds: Sequence[str], title: str, library: Section | None
+    ) -> tuple[MediaItem | None, bool]:
+        """The best item titled ``title`` by the mirror, and whether it may answer.
+
+        The mirror answers once it has synced, for a library it mirrors (or, with
+        no library named, when it mirrors every library). A title it does not
+        hold is then not found, with no request to the server; an item it holds
+        that the server no longer has (a deletion not yet synced) is left to the
+        server's search.
+        """
+        mirror = self.mirror
+        if mirror is None or not mirror.synced:
+            return None, False
+        if library is not None and not mirror.mirrors_library(library.key):
+            return None, False
+        if library is None and not mirror.mirrors_every_library:
+            return None, False
+        types = [kind for kind in kinds if kind in MIRROR_KINDS]
+        if not types:
+            return None, False
+        wanted = normalize_title(title)
+        hits = await mirror.async_search(
+            title,
+            types=types,
+            library_keys=[library.key] if library is not None else None,
+            limit=RESOLVE_LIMIT,
+        )
+        exact = [hit.item for hit in hits if normalize_title(hit.item.title) == wanted]
+        if not exact:
+            return None, True
+        best = min(exact, key=lambda item: types.index(item.type))
+        item = await self.client.item_or_none(best.rating_key)
+        return item, item is not None
 
     async def _episode(
         self, payload: Mapping[str, Any], library: Section | None
@@ -1232,7 +1368,9 @@ def _browser(
     entry: PlexBridgeConfigEntry, image_url: ImageUrl | None = None
 ) -> PlexBrowser:
     data = entry.runtime_data
-    return PlexBrowser(data.client, data.server.machine_identifier, image_url)
+    return PlexBrowser(
+        data.client, data.server.machine_identifier, image_url, data.mirror
+    )
 
 
 async def async_browse(
@@ -1283,7 +1421,7 @@ async def async_resolve(
     ``resume`` and ``offset`` as a payload does.
     """
     data = entry.runtime_data
-    resolver = PlexResolver(data.client, data.server.machine_identifier)
+    resolver = PlexResolver(data.client, data.server.machine_identifier, data.mirror)
     extra = kwargs.get("extra")
     try:
         return await resolver.resolve(

@@ -27,7 +27,7 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import UnitOfDataRate
+from homeassistant.const import EntityCategory, UnitOfDataRate
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.http import KEY_HASS, HomeAssistantView
@@ -46,7 +46,8 @@ from .coordinator import (
     PlexSessionsCoordinator,
     SessionsData,
 )
-from .entity import PlexServerEntity
+from .entity import PlexServerEntity, server_device_info
+from .library_mirror import STATES as MIRROR_STATES, PlexMirror, result_data
 from .media_browser import IMAGE_PATH, display_title as item_title
 
 # Entities only read coordinator data.
@@ -264,6 +265,8 @@ async def async_setup_entry(
             PlexRecentlyAddedSensor(data.library, RECENTLY_ADDED),
         ]
     )
+    if data.mirror is not None:
+        async_add_entities([PlexMirrorSensor(entry, data.mirror)])
 
     known: set[str] = set()
 
@@ -413,6 +416,57 @@ class PlexRecentlyAddedSensor(PlexServerEntity[PlexLibraryCoordinator], SensorEn
         }
         self._signed = {path: v for path, v in self._signed.items() if path in wanted}
         super()._handle_coordinator_update()
+
+
+class PlexMirrorSensor(SensorEntity):
+    """The library mirror's sync: idle, syncing or error, with progress and result.
+
+    It follows the mirror (``PlexMirror.async_add_listener``), not a coordinator:
+    the mirror tells it when the state, the progress (a new library, a new percent)
+    or the last result changed. The mirror works without the server answering, so
+    the sensor stays available while the server is down (its state says "error"
+    when a sync failed).
+    """
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+    _attr_translation_key = "mirror_sync"
+    _attr_device_class = SensorDeviceClass.ENUM
+    _attr_entity_category = EntityCategory.DIAGNOSTIC
+    # Progress changes during every sync; the recorder keeps the state.
+    _unrecorded_attributes = frozenset({"percent", "done", "total", "library"})
+
+    def __init__(self, entry: PlexBridgeConfigEntry, mirror: PlexMirror) -> None:
+        server = entry.runtime_data.server
+        self._mirror = mirror
+        self._attr_options = list(MIRROR_STATES)
+        self._attr_unique_id = f"{server.machine_identifier}-mirror_sync"
+        self._attr_device_info = server_device_info(server)
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the mirror."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self._mirror.async_add_listener(self.async_write_ha_state))
+
+    @property
+    def native_value(self) -> str:
+        """idle, syncing or error."""
+        return self._mirror.state
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Progress of the running sync, and the last result."""
+        mirror = self._mirror
+        progress = mirror.progress
+        last = mirror.last_result
+        return {
+            "percent": round(progress.percent, 1) if progress else None,
+            "done": progress.done if progress else None,
+            "total": progress.total if progress else None,
+            "library": progress.library_title if progress else None,
+            "last_result": result_data(last) if last else None,
+            "error": mirror.last_error,
+        }
 
 
 # -- the image view ----------------------------------------------------------------------

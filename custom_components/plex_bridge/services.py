@@ -1,15 +1,23 @@
 """Services of Plex Bridge: library scans, watch state, sessions, history and streams.
 
 Every service takes an optional ``config_entry_id`` naming the server; without it
-the only loaded server is used. Players (``player``) are named by the entity id of
-our media player, by their name in Plex or by their machine identifier. Services
-that answer (``history``, ``recently_added``, ``on_deck``) return response data
-only (``SupportsResponse.ONLY``).
+the only loaded server is used (``search`` alone spans every server unless one is
+named). Players (``player``) are named by the entity id of our media player, by
+their name in Plex or by their machine identifier. Services that answer
+(``history``, ``recently_added``, ``on_deck``, ``search``) return response data
+only (``SupportsResponse.ONLY``); ``sync`` returns its result when asked
+(``SupportsResponse.OPTIONAL``).
+
+``search`` answers from the library mirrors (the local SQLite copies), never from
+the servers: copies of the same title (in two libraries, or on two servers) share
+an external id (imdb, tmdb, tvdb or Plex's own), and are one result that lists each
+copy with its library and server.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+import re
 from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.config_entries import ConfigEntryState
@@ -35,11 +43,20 @@ from .api.models import (
     SystemDevice,
     full_title,
 )
-from .const import DOMAIN, URI_SCHEME
+from .const import DOMAIN, OPTION_MIRROR_LIBRARIES, URI_SCHEME
+from .library_mirror import (
+    PlexMirror,
+    item_context,
+    item_full_title,
+    item_media_id,
+    result_data,
+)
 
 if TYPE_CHECKING:
     from . import PlexBridgeConfigEntry
     from .coordinator import LiveSession
+    from .mirror.search import SearchHit
+    from .mirror.store import MirrorItem
 
 SERVICE_REFRESH_LIBRARY: Final = "refresh_library"
 SERVICE_MARK_WATCHED: Final = "mark_watched"
@@ -49,6 +66,8 @@ SERVICE_HISTORY: Final = "history"
 SERVICE_SET_STREAMS: Final = "set_streams"
 SERVICE_RECENTLY_ADDED: Final = "recently_added"
 SERVICE_ON_DECK: Final = "on_deck"
+SERVICE_SYNC: Final = "sync"
+SERVICE_SEARCH: Final = "search"
 
 ATTR_LIBRARY: Final = "library"
 ATTR_RATING_KEY: Final = "rating_key"
@@ -63,6 +82,30 @@ ATTR_AUDIO_LANGUAGE: Final = "audio_language"
 ATTR_SUBTITLE_LANGUAGE: Final = "subtitle_language"
 ATTR_AUDIO_STREAM_ID: Final = "audio_stream_id"
 ATTR_SUBTITLE_STREAM_ID: Final = "subtitle_stream_id"
+ATTR_MODE: Final = "mode"
+ATTR_QUERY: Final = "query"
+ATTR_TYPE: Final = "type"
+ATTR_YEAR: Final = "year"
+ATTR_GENRE: Final = "genre"
+ATTR_WATCHED: Final = "watched"
+ATTR_EXTERNAL_ID: Final = "external_id"
+
+SYNC_MODES: Final = ("incremental", "full")
+SEARCH_TYPES: Final = (
+    "movie",
+    "show",
+    "season",
+    "episode",
+    "artist",
+    "album",
+    "track",
+    "photoalbum",
+    "photo",
+)
+# ``year``: 1999, "1999", or a range "1990-1999" (either end may be left out).
+YEAR_RANGE: Final = re.compile(r"\s*(\d{4})?\s*(?:-|\.\.|\u2013)\s*(\d{4})?\s*")
+MIN_YEAR: Final = 1800
+MAX_YEAR: Final = 2200
 
 DEFAULT_LIMIT: Final = 10
 MAX_LIMIT: Final = 200
@@ -132,6 +175,30 @@ SET_STREAMS_SCHEMA: Final = probatio.All(
 )
 LIBRARY_LIST_SCHEMA: Final = probatio.Schema(
     {**_ENTRY, **_LIMIT, probatio.Optional(ATTR_LIBRARY): cv.string}
+)
+SYNC_SCHEMA: Final = probatio.Schema(
+    {
+        **_ENTRY,
+        probatio.Optional(ATTR_MODE, default="incremental"): probatio.In(SYNC_MODES),
+        probatio.Optional(ATTR_LIBRARY): cv.string,
+    }
+)
+# Types, years, limits and external ids are checked by the handler, so that bad
+# values get their own translated message rather than a schema error.
+SEARCH_SCHEMA: Final = probatio.Schema(
+    {
+        **_ENTRY,
+        probatio.Optional(ATTR_QUERY): probatio.Any(None, cv.string),
+        probatio.Optional(ATTR_TYPE): probatio.All(cv.ensure_list, [cv.string]),
+        probatio.Optional(ATTR_LIBRARY): cv.string,
+        probatio.Optional(ATTR_YEAR): probatio.Any(int, cv.string),
+        probatio.Optional(ATTR_GENRE): cv.string,
+        probatio.Optional(ATTR_WATCHED): cv.boolean,
+        probatio.Optional(ATTR_EXTERNAL_ID): cv.string,
+        probatio.Optional(ATTR_LIMIT, default=DEFAULT_LIMIT): probatio.Any(
+            int, float, cv.string
+        ),
+    }
 )
 
 
@@ -479,6 +546,231 @@ async def _async_on_deck(call: ServiceCall) -> ServiceResponse:
     )
 
 
+# -- the library mirror -----------------------------------------------------------------
+
+
+def _mirror(entry: PlexBridgeConfigEntry) -> PlexMirror:
+    """The entry's mirror (an entry whose file could not be opened has none)."""
+    mirror = entry.runtime_data.mirror
+    if mirror is None:
+        raise _invalid("mirror_unavailable", server=entry.title)
+    return mirror
+
+
+async def _async_sync(call: ServiceCall) -> ServiceResponse:
+    entry = _entry(call)
+    mirror = _mirror(entry)
+    keys: list[str] | None = None
+    if (library := call.data.get(ATTR_LIBRARY)) is not None:
+        section = await _section(entry, library)
+        mirrored = [
+            str(key) for key in entry.options.get(OPTION_MIRROR_LIBRARIES) or []
+        ]
+        if mirrored and section.key not in mirrored:
+            raise _invalid("library_not_mirrored", library=section.title)
+        keys = [section.key]
+    result = await mirror.async_sync(call.data[ATTR_MODE], keys)
+    return {"server": entry.runtime_data.server.friendly_name, **result_data(result)}
+
+
+def _search_limit(value: Any) -> int:
+    try:
+        limit = int(value)
+    except TypeError, ValueError:
+        limit = 0
+    if isinstance(value, bool) or (limit != value and str(limit) != str(value).strip()):
+        limit = 0
+    if not 1 <= limit <= MAX_LIMIT:
+        raise _invalid("invalid_limit", limit=str(value), max=str(MAX_LIMIT))
+    return limit
+
+
+def _search_types(values: Sequence[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    types = [value.strip().lower() for value in values]
+    if bad := [value for value in types if value not in SEARCH_TYPES]:
+        raise _invalid(
+            "invalid_search_type", type=", ".join(bad), types=", ".join(SEARCH_TYPES)
+        )
+    return types
+
+
+def _search_years(value: int | str | None) -> dict[str, Any]:
+    """``year`` or ``year_range`` for the store, from 1999, "1999" or "1990-1999"."""
+    if value is None:
+        return {}
+    text = str(value).strip()
+    if text.isdigit() and MIN_YEAR <= int(text) <= MAX_YEAR:
+        return {"year": int(text)}
+    if (match := YEAR_RANGE.fullmatch(text)) is not None and any(match.groups()):
+        start = int(match.group(1) or MIN_YEAR)
+        end = int(match.group(2) or MAX_YEAR)
+        if MIN_YEAR <= start <= end <= MAX_YEAR:
+            return {"year_range": (start, end)}
+    raise _invalid("invalid_year", year=text)
+
+
+def _search_external_id(value: str | None) -> tuple[str, str] | None:
+    if value is None:
+        return None
+    from .mirror.guids import parse_external_id
+
+    try:
+        return parse_external_id(value)
+    except ValueError:
+        raise _invalid("invalid_external_id", external_id=value) from None
+
+
+def _search_entries(call: ServiceCall) -> list[PlexBridgeConfigEntry]:
+    """The servers a search spans: the one named, else every loaded one."""
+    if ATTR_CONFIG_ENTRY_ID in call.data:
+        return [_entry(call)]
+    entries = call.hass.config_entries.async_loaded_entries(DOMAIN)
+    if not entries:
+        raise _invalid("server_required")
+    return entries
+
+
+async def _async_search(call: ServiceCall) -> ServiceResponse:
+    data = call.data
+    query = (data.get(ATTR_QUERY) or "").strip() or None
+    filters: dict[str, Any] = {
+        "types": _search_types(data.get(ATTR_TYPE)),
+        **_search_years(data.get(ATTR_YEAR)),
+        "genre": (data.get(ATTR_GENRE) or "").strip() or None,
+        "watched": data.get(ATTR_WATCHED),
+        "external_id": _search_external_id(data.get(ATTR_EXTERNAL_ID)),
+    }
+    limit = _search_limit(data[ATTR_LIMIT])
+    library: str | None = data.get(ATTR_LIBRARY)
+    if (
+        query is None
+        and library is None
+        and not any(value is not None for value in filters.values())
+    ):
+        raise _invalid("empty_query")
+    mirrors = [
+        (entry, mirror)
+        for entry in _search_entries(call)
+        if (mirror := entry.runtime_data.mirror) is not None and mirror.synced
+    ]
+    if not mirrors:
+        raise _invalid("mirror_not_synced")
+    searches: list[tuple[PlexBridgeConfigEntry, dict[str, str], list[SearchHit]]] = []
+    known_libraries: list[str] = []
+    for entry, mirror in mirrors:
+        libraries = {lib.key: lib.title for lib in await mirror.async_libraries()}
+        known_libraries.extend(libraries.values())
+        keys: list[str] | None = None
+        if library is not None:
+            keys = _library_keys(libraries, library)
+            if not keys:
+                continue
+        hits = await mirror.async_search(
+            query, library_keys=keys, limit=limit, **filters
+        )
+        searches.append((entry, libraries, hits))
+    if library is not None and not searches:
+        raise _invalid(
+            "unknown_library",
+            library=library,
+            libraries=", ".join(sorted(set(known_libraries))),
+        )
+    results = group_results(searches)[:limit]
+    response: dict[str, Any] = {"results": results, "count": len(results)}
+    return response
+
+
+def _library_keys(libraries: dict[str, str], library: str) -> list[str]:
+    """The keys of a library named by key or title (any case)."""
+    wanted = library.strip()
+    if wanted in libraries:
+        return [wanted]
+    return [
+        key for key, title in libraries.items() if title.casefold() == wanted.casefold()
+    ]
+
+
+def _copy(
+    entry: PlexBridgeConfigEntry, libraries: dict[str, str], item: MirrorItem
+) -> dict[str, Any]:
+    """Where one copy of a result is: server, library, id, files."""
+    server = entry.runtime_data.server
+    local = [local for _, local in item.parts if local]
+    return {
+        "server": server.friendly_name,
+        "server_id": server.machine_identifier,
+        "config_entry_id": entry.entry_id,
+        "library": libraries.get(item.library_key),
+        "library_id": item.library_key,
+        "rating_key": item.rating_key,
+        "media_content_id": item_media_id(server.machine_identifier, item.rating_key),
+        "file": item.parts[0][0] if item.parts else None,
+        "local_path": local[0] if local else None,
+    }
+
+
+def _result(
+    item: MirrorItem, hit: SearchHit, copies: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """One search result: the best copy's facts, and every copy."""
+    best = copies[0]
+    return {
+        "title": item.title,
+        "full_title": item_full_title(item),
+        "year": item.year,
+        "type": item.type,
+        **item_context(item),
+        "summary": item.summary,
+        "genres": list(item.genres),
+        "external_ids": dict(item.guids),
+        "match": hit.match,
+        "library": best["library"],
+        "server": best["server"],
+        "media_content_id": best["media_content_id"],
+        "rating_key": best["rating_key"],
+        "local_path": best["local_path"],
+        "copies": copies,
+    }
+
+
+def group_results(
+    searches: Iterable[
+        tuple[PlexBridgeConfigEntry, dict[str, str], Sequence[SearchHit]]
+    ],
+) -> list[dict[str, Any]]:
+    """Every server's hits as results, best first, copies of a title grouped.
+
+    Two hits are copies of one title when they are of the same type and share an
+    external id (imdb, tmdb, tvdb or plex). Servers rank their own hits; the lists
+    are merged by score (the store's, comparable across stores), a tie by the
+    rank within its server.
+    """
+    ranked: list[
+        tuple[float, int, int, PlexBridgeConfigEntry, dict[str, str], SearchHit]
+    ] = []
+    for server_index, (entry, libraries, hits) in enumerate(searches):
+        for rank, hit in enumerate(hits):
+            ranked.append((hit.score, rank, server_index, entry, libraries, hit))
+    ranked.sort(key=lambda row: (-row[0], row[1], row[2]))
+    groups: list[tuple[MirrorItem, SearchHit, list[dict[str, Any]]]] = []
+    by_id: dict[tuple[str, str, str], int] = {}
+    for *_, entry, libraries, hit in ranked:
+        item = hit.item
+        ids = [
+            (item.type, source, value) for source, value in item.guids.items() if value
+        ]
+        index = next((by_id[key] for key in ids if key in by_id), None)
+        if index is None:
+            index = len(groups)
+            groups.append((item, hit, []))
+        groups[index][2].append(_copy(entry, libraries, item))
+        for key in ids:
+            by_id.setdefault(key, index)
+    return [_result(item, hit, copies) for item, hit, copies in groups]
+
+
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register the services of Plex Bridge (once, for every server)."""
@@ -501,6 +793,20 @@ def async_setup_services(hass: HomeAssistant) -> None:
         (SERVICE_ON_DECK, _async_on_deck, LIBRARY_LIST_SCHEMA),
     ):
         register(DOMAIN, name, handler, schema, supports_response=SupportsResponse.ONLY)
+    register(
+        DOMAIN,
+        SERVICE_SEARCH,
+        _async_search,
+        SEARCH_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
+    )
+    register(
+        DOMAIN,
+        SERVICE_SYNC,
+        _async_sync,
+        SYNC_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
 
 
 __all__ = ["async_setup_services"]

@@ -194,6 +194,7 @@ async def test_root_lists_the_server(
         ("Music", f"plex_bridge://{server}/section/3"),
         ("Photos", f"plex_bridge://{server}/section/4"),
         ("Playlists", f"plex_bridge://{server}/playlists"),
+        ("Search", f"plex_bridge://{server}/search"),
     ]
     assert not any(c["can_play"] for c in root["children"])
     # The same node by its own id.
@@ -912,10 +913,11 @@ async def test_server_errors_are_reported(
     loaded_entry: MockConfigEntry,
 ) -> None:
     loaded_entry.runtime_data.client.cache.invalidate()
+    # Titles are looked up in the library mirror: the server's search is not asked.
     plex_server.faults.add("/hubs/search", status=500)
-    with pytest.raises(HomeAssistantError) as caught:
-        await search(hass, "matrix")
-    assert caught.value.translation_key == "server_error"
+    assert (await search(hass, "matrix"))[0].title == "The Matrix"
+    # The item found is read from the server before it is played.
+    plex_server.faults.add("/library/metadata/1", status=500)
     with pytest.raises(HomeAssistantError) as caught:
         await play(hass, json.dumps({"title": "The Matrix"}))
     assert caught.value.translation_key == "server_error"

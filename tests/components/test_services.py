@@ -597,6 +597,8 @@ def test_services_are_described(hass: HomeAssistant) -> None:
         "set_streams",
         "recently_added",
         "on_deck",
+        "sync",
+        "search",
     }
     assert descriptions["set_streams"]["fields"]["player"]["required"] is True
     assert descriptions["history"]["fields"]["config_entry_id"]["selector"] == {

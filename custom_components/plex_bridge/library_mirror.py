@@ -1,0 +1,674 @@
+"""The library mirror of one server, as Home Assistant runs it (``PlexMirror``).
+
+The modules beside this one (``store``, ``db``, ``sync``, ``guids``, ``paths``) know
+nothing of Home Assistant. ``PlexMirror`` is the part that does: it opens the
+server's file (``<config>/plex_bridge/<machine identifier>.db``), decides when to
+sync, keeps the progress the sync sensor shows, fires the events and raises the
+repairs issues.
+
+When it syncs
+-------------
+- A full sync in the background right after setup (setup never waits for it). A
+  full sync resumes where an interrupted one stopped, so a restart in the middle of
+  the first sync of a large library does not start it over.
+- An incremental sync every ``mirror_interval`` minutes (an option), and one after
+  each library scan the server announces.
+- Items that timeline notifications name: refetched when created or updated,
+  removed when deleted, within a moment.
+- On demand: the ``plex_bridge.sync`` action (``async_sync``).
+
+One sync runs at a time (a lock). Background requests that arrive while a sync runs
+are folded into one more run after it (``_pending``): a burst of notifications, a
+scan and the timer together cost one more sync, not one each. Until the first full
+sync has finished, every background request is a full sync (it resumes).
+
+Events
+------
+``plex_bridge_sync_finished`` after every sync that succeeded, with its result
+(``kind``, ``added``, ``updated``, ``removed``, ``duration``, ``requests``,
+``libraries``) and the server (``server``, ``server_id``, ``config_entry_id``).
+
+``plex_bridge_media_added`` once per item a sync added to a library that had been
+mirrored before: not for the first sync of a library (which adds everything), so
+that an automation "a new episode of X arrived" fires for new episodes only. At most
+``MAX_MEDIA_ADDED_EVENTS`` per sync (a whole new season is fine; the result of
+adding a library of thousands of items to an existing one is not a flood).
+
+Failures
+--------
+A sync that fails three times in a row (``FAILURES_FOR_ISSUE``) raises the repairs
+issue ``mirror_sync_failed`` with the reason (never the token); the next good sync
+removes it. A file that was corrupt at setup was moved aside by the store; the
+repairs issue ``mirror_rebuilt`` says so, and the full sync rebuilds it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Collection, Sequence
+import contextlib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+import time
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
+from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.event import async_track_time_interval
+
+from .const import (
+    DEFAULT_MIRROR_INTERVAL,
+    DOMAIN,
+    EVENT_MEDIA_ADDED,
+    EVENT_SYNC_FINISHED,
+    LOGGER,
+    OPTION_MIRROR_INTERVAL,
+    OPTION_MIRROR_LIBRARIES,
+    OPTION_PATH_MAPPINGS,
+    URI_SCHEME,
+)
+
+if TYPE_CHECKING:
+    from . import PlexBridgeConfigEntry
+    from .api import PlexClient, ServerInfo
+    from .api.notifications import TimelineNotification
+    from .mirror.db import MirrorDB
+    from .mirror.search import SearchHit
+    from .mirror.store import Library, MirrorItem, MirrorStore
+    from .mirror.sync import MirrorSync, SyncProgress, SyncResult
+
+type SyncKind = Literal["full", "incremental"]
+type MirrorState = Literal["idle", "syncing", "error"]
+
+STATE_IDLE: Final = "idle"
+STATE_SYNCING: Final = "syncing"
+STATE_ERROR: Final = "error"
+STATES: Final = (STATE_IDLE, STATE_SYNCING, STATE_ERROR)
+
+MIRROR_DIR: Final = "plex_bridge"
+FAILURES_FOR_ISSUE: Final = 3
+"""Failed syncs in a row that raise the ``mirror_sync_failed`` issue."""
+MAX_MEDIA_ADDED_EVENTS: Final = 200
+"""The most ``plex_bridge_media_added`` events one sync fires."""
+ISSUE_SYNC_FAILED: Final = "mirror_sync_failed"
+ISSUE_REBUILT: Final = "mirror_rebuilt"
+MAX_REASON_LENGTH: Final = 300
+
+# Timeline states (Plex's codes) that change what the mirror holds.
+TIMELINE_REFETCH_STATES: Final = frozenset({0, 5})
+TIMELINE_DELETED_STATE: Final = 9
+# Plex type numbers the mirror holds (collections, playlists and clips it does not).
+MIRRORED_TYPES: Final = frozenset({1, 2, 3, 4, 8, 9, 10, 13, 14})
+
+
+def mirror_path(hass: HomeAssistant, machine_identifier: str) -> Path:
+    """The file of one server's mirror, under Home Assistant's config directory."""
+    return Path(hass.config.path(MIRROR_DIR, f"{machine_identifier}.db"))
+
+
+def item_media_id(server_id: str, rating_key: str) -> str:
+    """The ``plex_bridge://`` id that browse, search and ``play_media`` share."""
+    return f"{URI_SCHEME}://{server_id}/item/{rating_key}"
+
+
+def item_context(item: MirrorItem) -> dict[str, Any]:
+    """Where an item sits: show / season / episode, or artist / album / track."""
+    match item.type:
+        case "episode":
+            return {
+                "show": item.grandparent_title,
+                "season": item.parent_index,
+                "episode": item.index,
+            }
+        case "season":
+            return {"show": item.parent_title, "season": item.index}
+        case "track":
+            return {
+                "artist": item.grandparent_title,
+                "album": item.parent_title,
+                "track": item.index,
+            }
+        case "album":
+            return {"artist": item.parent_title}
+        case "photo":
+            return {"album": item.parent_title} if item.parent_title else {}
+    return {}
+
+
+def item_full_title(item: MirrorItem) -> str:
+    """``Show - S01E02 - Title``, ``Artist - Title``, ``Show - Season 1``, or the title."""
+    match item.type:
+        case "episode" if item.grandparent_title:
+            if item.parent_index is not None and item.index is not None:
+                number = f"S{item.parent_index:02d}E{item.index:02d}"
+                return f"{item.grandparent_title} - {number} - {item.title}"
+            return f"{item.grandparent_title} - {item.title}"
+        case "track" if item.grandparent_title:
+            return f"{item.grandparent_title} - {item.title}"
+        case "season" | "album" if item.parent_title:
+            return f"{item.parent_title} - {item.title}"
+    return item.title
+
+
+@dataclass(slots=True)
+class _Pending:
+    """What background requests asked for while a sync ran."""
+
+    kind: SyncKind | None = None
+    refetch: set[str] = field(default_factory=set)
+    remove: set[str] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return self.kind is not None or bool(self.refetch) or bool(self.remove)
+
+
+class PlexMirror:
+    """One server's mirror at run time: scheduling, progress, events and repairs."""
+
+    def __init__(  # noqa: PLR0917 - built by async_open only
+        self,
+        hass: HomeAssistant,
+        entry: PlexBridgeConfigEntry,
+        client: PlexClient,
+        server: ServerInfo,
+        db: MirrorDB,
+        sync: MirrorSync,
+        *,
+        libraries: Collection[str] = (),
+    ) -> None:
+        self.hass = hass
+        self.entry = entry
+        self.client = client
+        self.server = server
+        self.db = db
+        self._sync = sync
+        self._libraries = tuple(libraries)
+        """Section keys mirrored (the option); empty: every library."""
+        self.state: MirrorState = STATE_IDLE
+        self.progress: SyncProgress | None = None
+        self.last_result: SyncResult | None = None
+        self.last_error: str | None = None
+        self.failures = 0
+        self.synced = False
+        """Whether a full sync has finished (search may trust the mirror)."""
+        self._lock = asyncio.Lock()
+        self._pending = _Pending()
+        self._worker: asyncio.Task[None] | None = None
+        self._listeners: list[CALLBACK_TYPE] = []
+        self._unsubscribe: list[CALLBACK_TYPE] = []
+        self._stop_listener: CALLBACK_TYPE | None = None
+        self._closed = False
+        self._closing: asyncio.Task[None] | None = None
+
+    # -- opening and closing -------------------------------------------------------
+
+    @classmethod
+    async def async_open(
+        cls, hass: HomeAssistant, entry: PlexBridgeConfigEntry
+    ) -> PlexMirror:
+        """Open (or create) the server's file; a corrupt one is rebuilt, with an issue.
+
+        Reads nothing from the server: the first sync starts with ``async_start``.
+        """
+        from .mirror.db import MirrorDB
+        from .mirror.paths import PathMapper
+        from .mirror.sync import MirrorSync
+
+        data = entry.runtime_data
+        path = mirror_path(hass, data.server.machine_identifier)
+        await hass.async_add_executor_job(
+            lambda: path.parent.mkdir(parents=True, exist_ok=True)
+        )
+        db, recovered = await MirrorDB.open(path)
+        options = entry.options
+        mappings = options.get(OPTION_PATH_MAPPINGS) or []
+        libraries = [str(key) for key in options.get(OPTION_MIRROR_LIBRARIES) or []]
+        mirror: PlexMirror
+
+        def on_progress(progress: SyncProgress) -> None:
+            mirror.async_set_progress(progress)
+
+        sync = MirrorSync(
+            data.client,
+            db,
+            libraries=libraries or None,
+            paths=PathMapper(mappings) if mappings else None,
+            on_progress=on_progress,
+        )
+        mirror = cls(
+            hass, entry, data.client, data.server, db, sync, libraries=libraries
+        )
+        issue_id = f"{ISSUE_REBUILT}_{entry.entry_id}"
+        if recovered:
+            LOGGER.warning(
+                "The library mirror of %s was corrupt; it was moved aside and a "
+                "full sync rebuilds it",
+                data.server.friendly_name,
+            )
+            ir.async_create_issue(
+                hass,
+                DOMAIN,
+                issue_id,
+                is_fixable=False,
+                is_persistent=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key=ISSUE_REBUILT,
+                translation_placeholders={
+                    "server": data.server.friendly_name,
+                    "path": str(path),
+                },
+            )
+        else:
+            ir.async_delete_issue(hass, DOMAIN, issue_id)
+        mirror.synced = await mirror._async_has_synced()
+        return mirror
+
+    @callback
+    def async_start(self) -> None:
+        """Start syncing: a full sync now (in the background), then on a timer."""
+        minutes = self.entry.options.get(
+            OPTION_MIRROR_INTERVAL, DEFAULT_MIRROR_INTERVAL
+        )
+        self._unsubscribe.append(
+            async_track_time_interval(
+                self.hass,
+                self._async_interval,
+                timedelta(minutes=minutes),
+                name=f"{DOMAIN} mirror of {self.server.friendly_name}",
+                cancel_on_shutdown=True,
+            )
+        )
+        # Home Assistant stopping without unloading the entry still closes the file.
+        self._stop_listener = self.hass.bus.async_listen_once(
+            EVENT_HOMEASSISTANT_STOP, self._async_on_stop
+        )
+        self.async_request_sync("full")
+
+    async def _async_on_stop(self, _event: Event) -> None:
+        self._stop_listener = None  # a listener that fired is gone already
+        await self.async_close()
+
+    async def async_close(self) -> None:
+        """Stop: cancel the running sync (it leaves the last commit) and close the file.
+
+        Idempotent; a second caller waits for the first one's close.
+        """
+        if self._closing is None:
+            self._closing = asyncio.current_task()
+            await self._async_close()
+            return
+        if self._closing is not asyncio.current_task():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(self._closing)
+
+    async def _async_close(self) -> None:
+        self._closed = True
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
+        if self._stop_listener is not None:
+            self._stop_listener()
+            self._stop_listener = None
+        worker = self._worker
+        if worker is not None and not worker.done():
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+        # A service call's sync may still hold the lock: wait for it to give up.
+        async with self._lock:
+            await self.db.close()
+        self._listeners.clear()
+
+    # -- listeners (the sensor) ----------------------------------------------------
+
+    @callback
+    def async_add_listener(self, update: CALLBACK_TYPE) -> CALLBACK_TYPE:
+        """Call ``update`` whenever the state, the progress or the last result change."""
+        self._listeners.append(update)
+
+        @callback
+        def remove() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(update)
+
+        return remove
+
+    @callback
+    def _async_notify(self) -> None:
+        for update in list(self._listeners):
+            update()
+
+    @callback
+    def async_set_progress(self, progress: SyncProgress) -> None:
+        """The sync's progress; listeners hear of a new library or a new percent."""
+        old = self.progress
+        self.progress = progress
+        if (
+            old is None
+            or old.library_key != progress.library_key
+            or int(old.percent) != int(progress.percent)
+            or progress.done == progress.total
+        ):
+            self._async_notify()
+
+    # -- requests ------------------------------------------------------------------
+
+    @callback
+    def async_request_sync(self, kind: SyncKind = "incremental") -> None:
+        """Sync in the background, now or right after the sync that runs."""
+        if self._closed:
+            return
+        if kind == "full" or self._pending.kind is None:
+            self._pending.kind = kind
+        self._async_wake()
+
+    @callback
+    def async_handle_timeline_notifications(
+        self, notes: Sequence[TimelineNotification]
+    ) -> None:
+        """Timeline entries of one websocket frame: the library items they name.
+
+        Created (0) and processed (5) items are refetched; deleted (9) ones removed.
+        Items of other kinds (collections, playlists) and of libraries that are not
+        mirrored are ignored.
+        """
+        libraries = {str(key) for key in self._libraries}
+        refetch: list[str] = []
+        remove: list[str] = []
+        for note in notes:
+            if note.identifier not in (None, "com.plexapp.plugins.library"):
+                continue
+            if note.type is not None and note.type not in MIRRORED_TYPES:
+                continue
+            if libraries and note.section_id not in libraries:
+                continue
+            if note.state == TIMELINE_DELETED_STATE or note.metadata_state == "deleted":
+                remove.append(note.item_id)
+            elif note.state in TIMELINE_REFETCH_STATES:
+                refetch.append(note.item_id)
+        self.async_handle_timeline(refetch, remove)
+
+    @callback
+    def async_handle_timeline(
+        self, refetch: Collection[str], remove: Collection[str]
+    ) -> None:
+        """Items a timeline named: refetched (created, updated) or removed (deleted)."""
+        if self._closed or not (refetch or remove):
+            return
+        self._pending.refetch.update(refetch)
+        self._pending.refetch.difference_update(remove)
+        self._pending.remove.update(remove)
+        self._pending.remove.difference_update(refetch)
+        self._async_wake()
+
+    @callback
+    def _async_wake(self) -> None:
+        if self._worker is None or self._worker.done():
+            self._worker = self.entry.async_create_background_task(
+                self.hass,
+                self._async_work(),
+                f"{DOMAIN} mirror sync of {self.server.friendly_name}",
+            )
+
+    @callback
+    def _async_interval(self, _now: Any) -> None:
+        self.async_request_sync("incremental")
+
+    async def _async_work(self) -> None:
+        """Run what was asked for until nothing more is (background syncs only)."""
+        while self._pending and not self._closed:
+            async with self._lock:
+                pending, self._pending = self._pending, _Pending()
+                kind = pending.kind
+                if kind is not None and not self.synced:
+                    kind = "full"
+                try:
+                    if kind is not None:
+                        await self._async_run(kind, None)
+                    if pending.remove:
+                        await self._async_run("remove", pending.remove)
+                    if pending.refetch:
+                        await self._async_run("refetch", pending.refetch)
+                except HomeAssistantError:
+                    continue  # counted and logged by _async_run
+
+    async def async_sync(
+        self, kind: SyncKind, library_keys: Collection[str] | None = None
+    ) -> SyncResult:
+        """Sync now and return the result (the ``sync`` action); waits for a running one."""
+        if self._closed:
+            raise _sync_error("mirror_closed", self.server.friendly_name)
+        async with self._lock:
+            return await self._async_run(kind, library_keys)
+
+    async def _async_run(self, kind: str, keys: Collection[str] | None) -> SyncResult:
+        """One sync under the lock: progress, result, events, failures and repairs."""
+        sync = self._sync
+        self.state = STATE_SYNCING
+        self.progress = None
+        self._async_notify()
+        known = await self._async_synced_libraries()
+        started = time.monotonic()
+        try:
+            match kind:
+                case "full":
+                    result = await sync.full(keys)
+                case "incremental":
+                    result = await sync.incremental(keys)
+                case "refetch":
+                    result = await sync.refetch(keys or ())
+                case _:
+                    result = await sync.remove(keys or ())
+        except asyncio.CancelledError:
+            self.state = STATE_IDLE if self.failures == 0 else STATE_ERROR
+            self.progress = None
+            raise
+        except Exception as err:  # every failure counts the same
+            self._async_failed(kind, err, time.monotonic() - started)
+            raise _sync_error(
+                "mirror_sync_failed", self.server.friendly_name, self.last_error
+            ) from err
+        await self._async_succeeded(result, known)
+        return result
+
+    @callback
+    def _async_failed(self, kind: str, err: BaseException, duration: float) -> None:
+        self.failures += 1
+        self.last_error = self._reason(err)
+        self.state = STATE_ERROR
+        self.progress = None
+        LOGGER.warning(
+            "The %s sync of the library mirror of %s failed after %.1f s (%d in a "
+            "row): %s",
+            kind,
+            self.server.friendly_name,
+            duration,
+            self.failures,
+            self.last_error,
+        )
+        if self.failures >= FAILURES_FOR_ISSUE:
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                f"{ISSUE_SYNC_FAILED}_{self.entry.entry_id}",
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key=ISSUE_SYNC_FAILED,
+                translation_placeholders={
+                    "server": self.server.friendly_name,
+                    "failures": str(self.failures),
+                    "error": self.last_error,
+                },
+            )
+        self._async_notify()
+
+    async def _async_succeeded(self, result: SyncResult, known: set[str]) -> None:
+        if self.failures:
+            ir.async_delete_issue(
+                self.hass, DOMAIN, f"{ISSUE_SYNC_FAILED}_{self.entry.entry_id}"
+            )
+        self.failures = 0
+        self.last_error = None
+        self.last_result = result
+        if result.kind in ("full", "incremental") and not self.synced:
+            # An incremental sync of a library never synced is a full one.
+            self.synced = await self._async_has_synced()
+        self.state = STATE_IDLE
+        self.progress = None
+        self._async_notify()
+        summary = result_data(result)
+        self.hass.bus.async_fire(EVENT_SYNC_FINISHED, {**summary, **self._server()})
+        if result.added_keys and known:
+            await self._async_fire_added(result.added_keys, known)
+
+    async def _async_fire_added(self, keys: Sequence[str], known: set[str]) -> None:
+        """``plex_bridge_media_added`` for new items of libraries mirrored before."""
+        from .mirror.store import MirrorStore
+
+        wanted = list(keys)[: MAX_MEDIA_ADDED_EVENTS * 2]
+        items = await self.db.call(MirrorStore.items, wanted)
+        titles = {
+            library.key: library.title
+            for library in await self.db.call(MirrorStore.libraries)
+        }
+        fired = 0
+        for item in items:
+            if item.library_key not in known:
+                continue
+            if fired == MAX_MEDIA_ADDED_EVENTS:
+                LOGGER.debug(
+                    "%d more items were added to %s without an event",
+                    len(keys) - fired,
+                    self.server.friendly_name,
+                )
+                break
+            fired += 1
+            self.hass.bus.async_fire(
+                EVENT_MEDIA_ADDED,
+                {
+                    "title": item.title,
+                    "full_title": item_full_title(item),
+                    "media_type": item.type,
+                    **item_context(item),
+                    "year": item.year,
+                    "library": titles.get(item.library_key),
+                    "library_id": item.library_key,
+                    "rating_key": item.rating_key,
+                    "media_content_id": item_media_id(
+                        self.server.machine_identifier, item.rating_key
+                    ),
+                    **self._server(),
+                },
+            )
+
+    def _server(self) -> dict[str, str]:
+        return {
+            "server": self.server.friendly_name,
+            "server_id": self.server.machine_identifier,
+            "config_entry_id": self.entry.entry_id,
+        }
+
+    def _reason(self, err: BaseException) -> str:
+        """Why a sync failed, fit for logs and repairs: never the token, never long."""
+        text = str(err) or type(err).__name__
+        token = self.client.token
+        if token:
+            text = text.replace(token, "**REDACTED**")
+        if len(text) > MAX_REASON_LENGTH:
+            text = f"{text[: MAX_REASON_LENGTH - 1]}…"
+        return text
+
+    # -- reading -------------------------------------------------------------------
+
+    def mirrors_library(self, library_key: str) -> bool:
+        """Whether the options have the mirror hold this library."""
+        return not self._libraries or str(library_key) in self._libraries
+
+    @property
+    def mirrors_every_library(self) -> bool:
+        """Whether every library is mirrored (no choice in the options)."""
+        return not self._libraries
+
+    async def _async_synced_libraries(self) -> set[str]:
+        """Library keys whose mirror has finished a sync before (events are for them)."""
+
+        def synced(store: MirrorStore) -> set[str]:
+            return {
+                library.key
+                for library in store.libraries()
+                if store.sync_state(library.key).synced_at is not None
+            }
+
+        return await self.db.call(synced)
+
+    async def _async_has_synced(self) -> bool:
+        return bool(await self._async_synced_libraries())
+
+    async def async_libraries(self) -> list[Library]:
+        """The libraries the mirror holds."""
+        from .mirror.store import MirrorStore
+
+        return await self.db.call(MirrorStore.libraries)
+
+    async def async_counts(self) -> dict[str, dict[int, int]]:
+        """Items per library and Plex type (for diagnostics)."""
+        from .mirror.store import MirrorStore
+
+        return await self.db.call(MirrorStore.counts)
+
+    async def async_item(self, rating_key: str) -> MirrorItem | None:
+        """One item of the mirror."""
+        from .mirror.store import MirrorStore
+
+        return await self.db.call(MirrorStore.item, rating_key)
+
+    async def async_search(self, query: str | None, **filters: Any) -> list[SearchHit]:
+        """The store's search (its keyword filters), run on the mirror's thread."""
+        from .mirror.store import MirrorStore
+
+        return await self.db.call(MirrorStore.search, query, **filters)
+
+    def as_dict(self) -> dict[str, Any]:
+        """For diagnostics (no titles, no paths)."""
+        return {
+            "state": self.state,
+            "synced": self.synced,
+            "failures": self.failures,
+            "last_error": self.last_error,
+            "last_result": result_data(self.last_result) if self.last_result else None,
+        }
+
+
+def result_data(result: SyncResult) -> dict[str, Any]:
+    """A sync's result as events, attributes and the ``sync`` action show it.
+
+    The keys of every item added are left out: a full sync adds thousands.
+    """
+    data = dict(result.as_dict())
+    data.pop("added_keys", None)
+    if isinstance(data.get("duration"), float):
+        data["duration"] = round(data["duration"], 3)
+    return data
+
+
+def _sync_error(key: str, server: str, error: str | None = None) -> HomeAssistantError:
+    return HomeAssistantError(
+        translation_domain=DOMAIN,
+        translation_key=key,
+        translation_placeholders={"server": server, "error": error or ""},
+    )
+
+
+__all__ = [
+    "FAILURES_FOR_ISSUE",
+    "STATES",
+    "PlexMirror",
+    "item_context",
+    "item_full_title",
+    "item_media_id",
+    "mirror_path",
+    "result_data",
+]
