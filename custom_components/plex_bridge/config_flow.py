@@ -355,7 +355,9 @@ class PlexBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """The poll has an answer (or the page asks again while it has none)."""
-        if self._poll_task is not None and not self._poll_task.done():
+        if self._account_token is None and self._sign_in_error is None:
+            # The poll (which calls this step itself once it has an answer) is
+            # still waiting for the person to sign in.
             return self.async_external_step(step_id="obtain_token", url=self._auth_url)
         if self._account_token is None:
             return self.async_external_step_done(next_step_id="sign_in_failed")

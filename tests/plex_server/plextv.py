@@ -215,6 +215,8 @@ class _Registration:
     created_at: float
     connections: tuple[Connection, ...] | None = None
     """``None``: the emulator's own URL, as one local connection."""
+    online: bool = True
+    """plex.tv's ``presence``: whether the server keeps in touch with plex.tv."""
 
     def listed(self, *, relay: bool = True, ipv6: bool = True) -> list[Connection]:
         """The connections plex.tv lists, without relay / IPv6 ones unless asked."""
@@ -330,6 +332,12 @@ class PlexTV:
         for shared in emu.library.shared_users:
             if self.account_by_id(shared.id) is None:
                 self.add_account(shared.name, account_id=shared.id)
+
+    def set_online(self, emu: PlexEmulator, online: bool) -> None:
+        """Whether plex.tv sees the server (``presence``), as when it shuts down."""
+        for reg in self._state.servers:
+            if reg.emu is emu:
+                reg.online = online
 
     def unregister(self, emu: PlexEmulator) -> None:
         """Stop listing an emulated server."""
@@ -741,7 +749,7 @@ def server_resource(
         "home": False,
         "synced": False,
         "relay": any(c.relay for c in connections),
-        "presence": True,
+        "presence": grant.reg.online,
         "httpsRequired": False,
         "publicAddressMatches": True,
         "dnsRebindingProtection": False,
@@ -763,11 +771,11 @@ def server_device_v1(grant: _Grant, now: float, connections: list[Connection]) -
         "publicAddress": emu.host,
         "httpsRequired": False,
         "synced": False,
-        "relay": False,
+        "relay": any(c.relay for c in connections),
         "dnsRebindingProtection": False,
         "natLoopbackSupported": True,
         "publicAddressMatches": True,
-        "presence": True,
+        "presence": grant.reg.online,
     }
     return Node("Device", attrs, [Node("Connection", c.as_v1()) for c in connections])
 

@@ -35,8 +35,6 @@ from .clock import Clock
 from .responses import serve
 
 if TYPE_CHECKING:
-    import ssl
-
     from .library import Library
 
 
@@ -131,25 +129,18 @@ class PlexEmulator:
         await self.sessions.start()
         return self.url
 
-    async def add_listener(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        *,
-        ssl_context: ssl.SSLContext | None = None,
-    ) -> str:
-        """Also answer on another address (or with TLS); returns that URL.
+    async def add_listener(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Also answer on another address; returns its URL.
 
         A real server answers on each of its interfaces and behind a port
-        forward. ``stop()`` closes this listener with the rest.
+        forward (plex.tv lists those as its local and remote connections).
+        ``stop()`` closes this listener with the rest.
         """
         if self._runner is None:
             raise RuntimeError("start the emulator first")
-        site = web.TCPSite(self._runner, host, port, ssl_context=ssl_context)
-        await site.start()
+        await web.TCPSite(self._runner, host, port).start()
         bound = int(self._runner.addresses[-1][1])  # the newest site's socket
-        scheme = "https" if ssl_context is not None else "http"
-        return f"{scheme}://{host}:{bound}"
+        return f"http://{host}:{bound}"
 
     async def stop(self) -> None:
         """Stop serving and end every background task and websocket."""
