@@ -15,6 +15,8 @@ from homeassistant.core import HomeAssistant
 from plexapi import gdm as plexapi_gdm
 import pytest
 
+from custom_components.plex_bridge.api.gdm import scan
+from tests.emulator.test_cli import plex_server_process
 from tests.plex_server import Clock, PlexEmulator
 from tests.plex_server.gdm import GDM_MULTICAST_ADDRESS, GDM_SERVER_PORT, GDMResponder
 
@@ -196,3 +198,25 @@ async def test_python_plexapi_finds_the_server(
             responder.address,
         ),
     }
+
+
+async def test_cli_answers_gdm_for_every_server(socket_enabled: None) -> None:
+    """``--gdm-port 0`` answers searches for each server and says where."""
+    async with plex_server_process(
+        "--library", "small", "--port", "0", "--servers", "2", "--gdm-port", "0"
+    ) as running:
+        host, port = running.info["gdm"].rsplit(":", 1)
+        servers = await scan([(host, int(port))], window=30, expected=2)
+        status, _ = await running.stop()
+    assert status == 0
+    assert sorted((s.machine_identifier, s.url) for s in servers) == sorted(
+        (server["machineIdentifier"], server["url"])
+        for server in running.info["servers"]
+    )
+
+
+async def test_cli_has_no_gdm_unless_asked(socket_enabled: None) -> None:
+    """Without ``--gdm-port`` nothing answers GDM, and the JSON line has no ``gdm``."""
+    async with plex_server_process("--library", "small", "--port", "0") as running:
+        await running.stop()
+    assert "gdm" not in running.info

@@ -16,6 +16,10 @@ servers share the owner token (``--token``, random by default), which is also th
 plex.tv account's token. Progress goes to stderr; stdout carries only the JSON.
 
 The control API needs no token: bind to loopback only (the default host).
+
+``--gdm-port P`` also answers GDM searches (UDP, ``gdm.py``) for every server on
+``host:P`` (0: a free port; real servers use 32414) and adds ``"gdm": "host:port"``
+to the JSON line. Off by default.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import sys
 import time
 from typing import Any
 
+from .gdm import GDMResponder
 from .generator import PRESETS
 from .plextv import PlexTV
 from .server import PlexEmulator
@@ -71,6 +76,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=DEFAULT_NAME,
         help="server name (numbered when there are several)",
     )
+    parser.add_argument(
+        "--gdm-port",
+        type=int,
+        default=None,
+        help="also answer GDM searches on this UDP port (0: any free port; off by default)",
+    )
     args = parser.parse_args(argv)
     if args.servers < 1:
         parser.error("--servers must be at least 1")
@@ -106,10 +117,14 @@ def build_servers(args: argparse.Namespace) -> list[PlexEmulator]:
     return servers
 
 
-def startup_line(servers: list[PlexEmulator], plextv: PlexTV) -> str:
+def startup_line(
+    servers: list[PlexEmulator], plextv: PlexTV, gdm: GDMResponder | None = None
+) -> str:
     """The one line of JSON that tells a caller how to reach everything."""
     described = [emu.describe() for emu in servers]
     info: dict[str, Any] = {**described[0], "plextv": plextv.url, "servers": described}
+    if gdm is not None:
+        info["gdm"] = "{}:{}".format(*gdm.address)
     return json.dumps(info)
 
 
@@ -130,15 +145,20 @@ async def serve(args: argparse.Namespace) -> None:
         username=servers[0].owner_name,
         account_id=servers[0].owner_id,
     )
+    gdm = GDMResponder(servers) if args.gdm_port is not None else None
     try:
         for index, emu in enumerate(servers):
             await emu.start(args.host, server_port(args.port, index))
             plextv.register(emu)
         await plextv.start(args.host, args.plextv_port)
-        print(startup_line(servers, plextv), flush=True)
+        if gdm is not None:
+            await gdm.start(args.host, args.gdm_port)
+        print(startup_line(servers, plextv, gdm), flush=True)
         log(f"serving {len(servers)} server(s); stop with Ctrl-C")
         await stop.wait()
     finally:
+        if gdm is not None:
+            await gdm.stop()
         await plextv.stop()
         for emu in servers:
             await emu.stop()
