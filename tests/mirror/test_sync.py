@@ -468,3 +468,28 @@ async def test_unknown_library_is_refused(client: PlexClient, db: MirrorDB) -> N
     """Naming a library the server does not have is an error, not a silent no-op."""
     with pytest.raises(KeyError, match="99"):
         await MirrorSync(client, db).full(["99"])
+
+
+async def test_deleted_episode_is_found_through_its_show(
+    plex_server: PlexEmulator, client: PlexClient, db: MirrorDB
+) -> None:
+    """Only the show whose leaf count changed is read, not every episode."""
+    library = plex_server.library
+    sync = MirrorSync(client, db)
+    await sync.full()
+    show = library.sections[2].by_kind["show"][0]
+    episode = show.leaves()[-1]
+    library.delete_item(episode.rating_key)
+    before = client.request_counts.copy()
+
+    result = await sync.incremental()
+
+    assert result.removed == 1
+    assert await db.call(lambda store: store.item(str(episode.rating_key))) is None
+    asked = client.request_counts - before
+    assert asked[f"/library/metadata/{show.rating_key}/allLeaves"] == 1
+    assert not [path for path in asked if path.endswith("/children")]
+    assert (await counts(db))["2"] == emulator_counts(plex_server)["2"]
+    # The season and the show were read again: their leaf counts changed.
+    parents = ",".join(sorted([str(episode.parent.rating_key), str(show.rating_key)]))
+    assert asked[f"/library/metadata/{parents}"] == 1, asked

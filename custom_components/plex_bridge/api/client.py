@@ -758,6 +758,20 @@ class PlexClient:
             return []
         return children(container, "Metadata")
 
+    async def metadata_children(
+        self, rating_key: str, *, leaves: bool = False, guids: bool = False
+    ) -> list[dict[str, Any]]:
+        """An item's children (``/children``) or every leaf under it (``/allLeaves``).
+
+        A show's seasons or episodes, an artist's albums or tracks, as dicts.
+        """
+        tail = "allLeaves" if leaves else "children"
+        params: dict[str, str | int] = {"includeGuids": 1} if guids else {}
+        container = await self._get(
+            f"/library/metadata/{quote(rating_key, safe='')}/{tail}", params
+        )
+        return children(container, "Metadata")
+
 
 __all__ = [
     "PlexAuthError",

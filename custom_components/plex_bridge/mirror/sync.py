@@ -103,6 +103,17 @@ TYPES_BY_SECTION: Final[Mapping[str, tuple[int, ...]]] = {
 }
 # The type whose items are played (and so carry the watch state).
 LEAF_TYPE: Final[Mapping[str, int]] = {"movie": 1, "show": 4, "artist": 10, "photo": 13}
+LEAF_TYPES: Final = frozenset(LEAF_TYPE.values())
+# How a type's deletions are narrowed down: the top-level type whose count
+# attribute counts it, and the mirror's column that links it to that top.
+NARROW: Final[Mapping[int, tuple[int, str, str]]] = {
+    3: (2, "parent_key", "childCount"),
+    4: (2, "grandparent_key", "leafCount"),
+    9: (8, "parent_key", "childCount"),
+    10: (8, "grandparent_key", "leafCount"),
+}
+MAX_SUSPECTS: Final = 200
+"""More shows or artists than this whose counts differ: read every key instead."""
 PHOTO_ALBUM: Final = 14
 PHOTO_ALBUM_TYPE: Final = "photoalbum"
 TIME_FIELDS: Final = ("updatedAt", "addedAt", "lastViewedAt")
@@ -179,6 +190,8 @@ class _LibraryRun:
         self.removed = 0
         # The watch window read during this run, reused at its end if still valid.
         self.window: tuple[int, int, int] | None = None
+        # (top type, count attribute) -> rating key -> count, read once per run.
+        self.tops: dict[tuple[int, str], dict[str, int]] = {}
 
 
 class MirrorSync:
@@ -534,11 +547,89 @@ class MirrorSync:
     # -- deletions -----------------------------------------------------------------
 
     async def _reconcile(self, run: _LibraryRun, plex_type: int) -> None:
-        """Make the mirror's keys of one type the server's: fetch missing, drop gone."""
-        server = await self._server_keys(run.key, plex_type)
-        local = await self._db.call(_rating_keys, run.key, plex_type)
-        missing = sorted(server - local)
-        gone = sorted(local - server)
+        """Make the mirror's keys of one type the server's: fetch missing, drop gone.
+
+        Seasons, episodes, albums and tracks are narrowed down by their show's or
+        artist's counts first, so that only the shows or artists whose counts differ
+        are read (``/children`` or ``/allLeaves``); other types, or too many
+        suspects, read every key of the type.
+        """
+        narrow = NARROW.get(plex_type)
+        diff = None
+        if narrow is not None:
+            diff = await self._diff_by_parent(run, plex_type, *narrow)
+        if diff is None:
+            server = await self._server_keys(run.key, plex_type)
+            local = await self._db.call(_rating_keys, run.key, plex_type)
+            diff = (sorted(local - server), sorted(server - local))
+        await self._apply_diff(run, *diff)
+
+    async def _diff_by_parent(
+        self, run: _LibraryRun, plex_type: int, top: int, link: str, attr: str
+    ) -> tuple[list[str], list[str]] | None:
+        """(gone, missing) keys of ``plex_type`` found through the tops' counts."""
+        counts = run.tops.get((top, attr))
+        if counts is None:
+            counts = await self._top_counts(run.key, top, attr)
+            if counts is None:
+                return None
+            run.tops[top, attr] = counts
+        local = await self._db.call(_child_counts, run.key, plex_type, link)
+        suspects = sorted(
+            key for key, count in counts.items() if local.get(key, 0) != count
+        )
+        orphaned = [key for key in local if key not in counts]
+        if len(suspects) > MAX_SUSPECTS:
+            return None
+        leaves = plex_type in LEAF_TYPES
+        semaphore = asyncio.Semaphore(IN_FLIGHT)
+        gone: set[str] = set()
+        missing: set[str] = set()
+
+        async def compare(parent: str) -> None:
+            async with semaphore:
+                found = await self._client.metadata_children(parent, leaves=leaves)
+            server = {str(item.get("ratingKey")) for item in found}
+            mine = await self._db.call(_child_keys, run.key, plex_type, link, parent)
+            gone.update(mine - server)
+            missing.update(server - mine)
+
+        await asyncio.gather(*(compare(parent) for parent in suspects))
+        for parent in orphaned:
+            gone.update(
+                await self._db.call(_child_keys, run.key, plex_type, link, parent)
+            )
+        return sorted(gone), sorted(missing)
+
+    async def _top_counts(
+        self, library_key: str, plex_type: int, attr: str
+    ) -> dict[str, int] | None:
+        """Key -> ``attr`` (childCount, leafCount) of every show or artist."""
+        counts: dict[str, int] = {}
+        start = 0
+        while True:
+            items, total = await self._client.section_metadata(
+                library_key,
+                plex_type,
+                start=start,
+                size=KEYS_PAGE_SIZE,
+                sort=FULL_SORT,
+                guids=False,
+            )
+            for item in items:
+                count = as_int(item.get(attr))
+                if count is None:
+                    return None
+                counts[str(item.get("ratingKey"))] = count
+            start += len(items)
+            if not items or start >= total:
+                return counts
+
+    async def _apply_diff(
+        self, run: _LibraryRun, gone: list[str], missing: list[str]
+    ) -> None:
+        """Remove what the server lost, fetch what the mirror lacks; refresh parents."""
+        parents: set[str] = set()
         if gone:
             # Read them once more: a key can slip between pages while items change.
             still = await self._fetch_batches(gone)
@@ -547,11 +638,27 @@ class MirrorSync:
             present = {str(item.get("ratingKey")) for item in still}
             really_gone = [key for key in gone if key not in present]
             if really_gone:
+                parents |= await self._db.call(_parent_keys, really_gone)
                 run.removed += await self._db.call(_remove, really_gone)
+                parents -= set(really_gone)
         if missing:
             items = await self._fetch_batches(missing)
             if items:
                 await self._write(run, None, items)
+                parents |= {
+                    str(value)
+                    for item in items
+                    for value in (
+                        item.get("parentRatingKey"),
+                        item.get("grandparentRatingKey"),
+                    )
+                    if value is not None
+                }
+        if parents:
+            # Their child and leaf counts changed with them.
+            refreshed = await self._fetch_batches(sorted(parents))
+            if refreshed:
+                await self._write(run, None, refreshed)
 
     async def _server_keys(self, library_key: str, plex_type: int) -> set[str]:
         """Every rating key of a type on the server (pages fetched ``IN_FLIGHT`` at once)."""
@@ -562,7 +669,7 @@ class MirrorSync:
         keys = {str(item.get("ratingKey")) for item in first}
         semaphore = asyncio.Semaphore(IN_FLIGHT)
 
-        async def page(offset: int) -> list[dict[str, Any]]:
+        async def page(offset: int) -> None:
             async with semaphore:
                 items, _ = await client.section_metadata(
                     library_key,
@@ -572,12 +679,12 @@ class MirrorSync:
                     sort=FULL_SORT,
                     guids=False,
                 )
-                return items
-
-        for items in await asyncio.gather(
-            *(page(offset) for offset in range(len(first), total, KEYS_PAGE_SIZE))
-        ):
+            # Keep the keys only: a page's dicts go as soon as it is read.
             keys.update(str(item.get("ratingKey")) for item in items)
+
+        await asyncio.gather(
+            *(page(offset) for offset in range(len(first), total, KEYS_PAGE_SIZE))
+        )
         return keys
 
     async def _fetch_batches(self, keys: Sequence[str]) -> list[dict[str, Any]]:
@@ -674,6 +781,40 @@ def _rating_keys(store: MirrorStore, library_key: str, plex_type: int) -> set[st
 
 def _remove(store: MirrorStore, keys: Sequence[str]) -> int:
     return store.remove_items(keys)
+
+
+_LINKS: Final = frozenset({"parent_key", "grandparent_key"})
+
+
+def _child_counts(
+    store: MirrorStore, library_key: str, plex_type: int, link: str
+) -> dict[str, int]:
+    """Parent (or grandparent) key -> how many items of a type the mirror has under it.
+
+    Reads the store's ``items`` table directly (its ``parent_key`` and
+    ``grandparent_key`` columns): the store has no aggregate of its own for this.
+    """
+    if link not in _LINKS:
+        raise ValueError(link)
+    rows = store.connection.execute(
+        f"SELECT {link}, COUNT(*) FROM items WHERE library_key = ? AND type = ? "  # noqa: S608 - link is one of two column names
+        f"AND {link} IS NOT NULL GROUP BY {link}",
+        (library_key, plex_type),
+    )
+    return {str(key): count for key, count in rows}
+
+
+def _child_keys(
+    store: MirrorStore, library_key: str, plex_type: int, link: str, parent: str
+) -> set[str]:
+    """The keys of a type the mirror has under one parent (or grandparent)."""
+    if link not in _LINKS:
+        raise ValueError(link)
+    rows = store.connection.execute(
+        f"SELECT rating_key FROM items WHERE library_key = ? AND type = ? AND {link} = ?",  # noqa: S608 - link is one of two column names
+        (library_key, plex_type, parent),
+    )
+    return {str(key) for (key,) in rows}
 
 
 def _parent_keys(store: MirrorStore, keys: Sequence[str]) -> set[str]:
