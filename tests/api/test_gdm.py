@@ -206,7 +206,7 @@ async def test_network_errors_do_not_raise(
 
 
 def test_default_target_is_plex_multicast_group() -> None:
-    """By default the scan searches where python-plexapi and Plex's apps do."""
+    """By default the scan searches where python-plexapi does."""
     assert DEFAULT_TARGETS == (("239.0.0.250", 32414),)
 
 

@@ -1,7 +1,7 @@
 """GDM: find Plex Media Servers on the local network, on the event loop.
 
 A Plex Media Server listens on UDP 32414 (the multicast group 239.0.0.250, the
-address python-plexapi and Plex's own apps search) and answers each
+address python-plexapi searches) and answers each
 ``M-SEARCH * HTTP/1.1`` with one datagram: ``HTTP/1.0 200 OK`` and ``Name: value``
 lines (``Content-Type: plex/media-server``, ``Resource-Identifier``, ``Name``,
 ``Port``, ``Version``...). ``scan`` sends the search to each target from one
@@ -30,7 +30,7 @@ _LOGGER = logging.getLogger(__name__)
 GDM_PORT: Final = 32414
 """The port servers answer searches on."""
 GDM_MULTICAST_ADDRESS: Final = "239.0.0.250"
-"""The group servers join; python-plexapi and Plex's apps search there."""
+"""The group servers join; python-plexapi (and so HA's Plex integration) searches there."""
 DEFAULT_TARGETS: Final[tuple[tuple[str, int], ...]] = (
     (GDM_MULTICAST_ADDRESS, GDM_PORT),
 )
