@@ -23,6 +23,7 @@ from homeassistant.const import (
     CONF_URL,
     CONF_VERIFY_SSL,
     EVENT_HOMEASSISTANT_STARTED,
+    EVENT_HOMEASSISTANT_STOP,
 )
 from homeassistant.core import CoreState, HomeAssistant, callback
 from homeassistant.data_entry_flow import FlowResultType
@@ -140,6 +141,7 @@ async def test_found_server_is_offered(
     [
         pytest.param(None, id="same-address"),
         pytest.param("https://127-0-0-1.0123abcd.plex.direct:32400", id="https"),
+        pytest.param("http://plex.local:32400", id="host-name"),
     ],
 )
 async def test_configured_server_is_not_offered(
@@ -149,7 +151,7 @@ async def test_configured_server_is_not_offered(
     found: Found,
     url: str | None,
 ) -> None:
-    """Configured where it answers, or on https: no flow, and the entry keeps its URL.
+    """Configured where it answers, on https or by name: no flow, the URL stays.
 
     The entry is disabled so that it is configured without being set up.
     """
@@ -284,3 +286,27 @@ async def test_scan_on_request(
     assert discovered_flows(hass) == [
         (SOURCE_INTEGRATION_DISCOVERY, plex_server.machine_identifier)
     ]
+
+
+async def test_stop_ends_scans(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    plex_server: PlexEmulator,
+    responder: GDMResponder,
+) -> None:
+    """Home Assistant stopping ends the scan under way and the periodic scan.
+
+    The loop's clock stands still under ``freezer``, so only the stop can end the
+    scan that is listening: waiting for background tasks would otherwise not return.
+    """
+    assert await async_setup_component(hass, DOMAIN, {})
+    await responder.wait_answered(1)
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    responder.servers.append(plex_server)
+    freezer.tick(SCAN_INTERVAL)
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    assert len(responder.received) == 1
+    assert discovered_flows(hass) == []
