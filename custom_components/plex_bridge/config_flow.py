@@ -24,6 +24,7 @@ import asyncio
 from collections.abc import Mapping
 from contextlib import suppress
 from datetime import datetime
+from ipaddress import ip_address
 import time
 from typing import TYPE_CHECKING, Any, Final, override
 
@@ -65,6 +66,7 @@ from .api.plextv import (
     Resource,
 )
 from .const import CONF_CONNECTIONS, DEFAULT_PORT, DOMAIN, LOGGER, PLEX_TV_URL
+from .discovery import async_request_scan
 
 if TYPE_CHECKING:
     from .api.plextv import Pin
@@ -153,6 +155,18 @@ def normalize_url(raw: str) -> str | None:
             scheme=url.scheme, host=url.host, port=port, path=url.path.rstrip("/")
         )
     )
+
+
+def is_plain_address_url(url: str) -> bool:
+    """Whether ``url`` is ``http://<IP address>:<port>``, the kind GDM reports."""
+    parsed = URL(url)
+    if parsed.scheme != "http" or not parsed.host:
+        return False
+    try:
+        ip_address(parsed.host)
+    except ValueError:
+        return False
+    return True
 
 
 def server_label(resource: Resource, username: str | None) -> str:
@@ -259,7 +273,9 @@ class PlexBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Sign in with Plex, or type a URL and a token."""
+        """Sign in with Plex, or type a URL and a token (and look for servers nearby)."""
+        # Servers that answer GDM meanwhile show up as discovered flows beside this one.
+        async_request_scan(self.hass)
         return self.async_show_menu(
             step_id="user", menu_options=["plex_sign_in", "manual"]
         )
@@ -508,11 +524,16 @@ class PlexBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
             return self.async_abort(reason="cannot_connect")
         await self.async_set_unique_id(machine_identifier)
         # A configured server that moved: take its new address, keep the old one
-        # among the alternatives (it may come back, or be the https one).
+        # among the alternatives (it may come back). Only an entry on a plain
+        # http://<address> is moved: https and host names were chosen on purpose.
         entry = self.hass.config_entries.async_entry_for_domain_unique_id(
             DOMAIN, machine_identifier
         )
-        if entry is not None and entry.data.get(CONF_URL) != url:
+        if (
+            entry is not None
+            and entry.data.get(CONF_URL) != url
+            and is_plain_address_url(str(entry.data.get(CONF_URL)))
+        ):
             known = [entry.data[CONF_URL], *entry.data.get(CONF_CONNECTIONS, [])]
             self._abort_if_unique_id_configured(
                 updates={

@@ -107,7 +107,9 @@ async def test_user_flow_unreachable_server(
     assert result["errors"] == {"base": "cannot_connect"}
 
 
-async def test_user_flow_rejects_a_non_url(hass: HomeAssistant) -> None:
+async def test_user_flow_rejects_a_non_url(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
     flow_id = await start_user_flow(hass)
     result = await hass.config_entries.flow.async_configure(
         flow_id, {CONF_URL: "ftp://server", CONF_TOKEN: "token"}

@@ -159,6 +159,20 @@ async def test_discovery_of_a_configured_server_updates_its_url(
     assert entry.data[CONF_CONNECTIONS] == [DEAD_URL, "http://10.0.0.9:32400"]
 
 
+@pytest.mark.parametrize(
+    "url", ["https://10-0-0-5.0123abcd.plex.direct:32400", "http://plex.home:32400"]
+)
+async def test_discovery_does_not_move_an_https_or_named_entry(
+    hass: HomeAssistant, plex_server: PlexEmulator, url: str
+) -> None:
+    entry = entry_for(plex_server, url=url)
+    entry.add_to_hass(hass)
+    result = await start_discovery(hass, discovered(plex_server))
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert entry.data[CONF_URL] == url
+
+
 async def test_discovery_of_a_configured_server_at_its_url(
     hass: HomeAssistant, plex_server: PlexEmulator
 ) -> None:
