@@ -642,7 +642,15 @@ async def test_search_puts_the_exact_title_first(
     shows = await search(hass, "breaking", media_filter_classes=[MediaClass.TV_SHOW])
     assert [r.title for r in shows] == ["Breaking Bad"]
     music = await search(hass, "radiohead", media_content_type="music")
-    assert [r.media_class for r in music] == [MediaClass.ARTIST]
+    # The artist first; then (the mirror indexes children under their artist's
+    # name) Radiohead's albums and tracks, all of them music.
+    assert music[0].media_class == MediaClass.ARTIST
+    assert music[0].title == "Radiohead"
+    assert {r.media_class for r in music} <= {
+        MediaClass.ARTIST,
+        MediaClass.ALBUM,
+        MediaClass.TRACK,
+    }
     assert await search(hass, "no such title anywhere") == []
 
 
