@@ -11,11 +11,20 @@ import aiohttp
 from defusedxml.ElementTree import fromstring
 from plexapi.myplex import MyPlexAccount, MyPlexPinLogin
 import pytest
+from yarl import URL
 
+from tests.emulator.fidelity import CAPTURES_DIR
 from tests.plex_server import Clock, PlexEmulator
-from tests.plex_server.plextv import PlexTV, plextv_session
+from tests.plex_server.plextv import (
+    Connection,
+    PlexTV,
+    plex_direct_address,
+    plex_direct_uri,
+    plextv_session,
+)
 
 CLIENT_ID = "plex-bridge-test-client"
+CAPTURES = CAPTURES_DIR
 JSON = {"Accept": "application/json"}
 
 
@@ -321,3 +330,165 @@ async def test_plextv_counts_and_faults(
 
     assert plextv.faults.count("/api/v2/pins") == 2
     assert len(state["pins"]) == 1
+
+
+# -- several connections per server, as real plex.tv lists them ---------------------------
+
+SERVER_HASH = "123456789001234567890"
+
+
+def listed_connections(server_hash: str = SERVER_HASH) -> list[Connection]:
+    """A LAN address, a public one (port forward) and plex.tv's relay, as plex.direct."""
+    return [
+        Connection(plex_direct_uri("192.168.1.20", 32400, server_hash), local=True),
+        Connection(plex_direct_uri("203.0.113.7", 41000, server_hash), local=False),
+        Connection(
+            plex_direct_uri("198.51.100.3", 8443, server_hash), local=False, relay=True
+        ),
+        Connection("https://[2001:db8::20]:32400", local=True, ipv6=True),
+    ]
+
+
+def test_plex_direct_uri_has_the_captured_shape() -> None:
+    """captures/plextv_resources_base.xml: address 1.2.3.4 -> 1-2-3-4.<hash>.plex.direct."""
+    capture = fromstring(
+        (CAPTURES / "plextv_resources_base.xml").read_text(encoding="utf-8")
+    )
+    for element in capture.iter("Connection"):
+        if ".plex.direct" not in element.get("uri", ""):
+            continue
+        uri = plex_direct_uri(
+            element.get("address", ""), int(element.get("port", "0")), SERVER_HASH
+        )
+        assert uri == element.get("uri")
+        assert plex_direct_address(URL(uri).host or "") == element.get("address")
+
+
+async def test_several_connections_relay_and_ipv6_on_request(
+    plextv: PlexTV, plex_server: PlexEmulator, client: aiohttp.ClientSession
+) -> None:
+    plextv.unregister(plex_server)
+    plextv.register(plex_server, listed_connections())
+    headers = {**JSON, "X-Plex-Token": plextv.owner.token}
+
+    async with client.get(
+        "/api/v2/resources?includeHttps=1", headers=headers
+    ) as response:
+        plain = (await response.json())[0]
+    async with client.get(
+        "/api/v2/resources?includeHttps=1&includeRelay=1&includeIPv6=1",
+        headers=headers,
+    ) as response:
+        everything = (await response.json())[0]
+
+    assert [c["uri"] for c in plain["connections"]] == [
+        f"https://192-168-1-20.{SERVER_HASH}.plex.direct:32400",
+        f"https://203-0-113-7.{SERVER_HASH}.plex.direct:41000",
+    ]
+    assert plain["relay"] is False
+    assert everything["relay"] is True
+    assert everything["connections"] == [
+        {
+            "protocol": "https",
+            "address": "192.168.1.20",
+            "port": 32400,
+            "uri": f"https://192-168-1-20.{SERVER_HASH}.plex.direct:32400",
+            "local": True,
+            "relay": False,
+            "IPv6": False,
+        },
+        {
+            "protocol": "https",
+            "address": "203.0.113.7",
+            "port": 41000,
+            "uri": f"https://203-0-113-7.{SERVER_HASH}.plex.direct:41000",
+            "local": False,
+            "relay": False,
+            "IPv6": False,
+        },
+        {
+            "protocol": "https",
+            "address": "198.51.100.3",
+            "port": 8443,
+            "uri": f"https://198-51-100-3.{SERVER_HASH}.plex.direct:8443",
+            "local": False,
+            "relay": True,
+            "IPv6": False,
+        },
+        {
+            "protocol": "https",
+            "address": "2001:db8::20",
+            "port": 32400,
+            "uri": "https://[2001:db8::20]:32400",
+            "local": True,
+            "relay": False,
+            "IPv6": True,
+        },
+    ]
+
+
+async def test_v1_resources_list_every_connection_like_the_capture(
+    plextv: PlexTV, plex_server: PlexEmulator, client: aiohttp.ClientSession
+) -> None:
+    plextv.unregister(plex_server)
+    plextv.register(plex_server, listed_connections())
+    async with client.get(
+        "/api/resources?includeHttps=1&includeRelay=1",
+        params={"X-Plex-Token": plextv.owner.token},
+    ) as response:
+        root = fromstring(await response.text())
+    device = root.find("Device")
+    assert device is not None
+    assert device.get("relay") == "1"
+    connections = device.findall("Connection")
+    assert [c.get("uri") for c in connections] == [
+        f"https://192-168-1-20.{SERVER_HASH}.plex.direct:32400",
+        f"https://203-0-113-7.{SERVER_HASH}.plex.direct:41000",
+        f"https://198-51-100-3.{SERVER_HASH}.plex.direct:8443",
+    ]
+    # The captured <Connection> has exactly these attributes.
+    capture = fromstring(
+        (CAPTURES / "plextv_resources_one_server.xml").read_text(encoding="utf-8")
+    )
+    captured = capture.find("Device/Connection")
+    assert captured is not None
+    assert set(connections[0].attrib) == set(captured.attrib)
+    assert [c.get("local") for c in connections] == ["1", "0", "0"]
+
+
+async def test_presence_follows_the_server(
+    plextv: PlexTV, plex_server: PlexEmulator, client: aiohttp.ClientSession
+) -> None:
+    headers = {**JSON, "X-Plex-Token": plextv.owner.token}
+    plextv.set_online(plex_server, False)
+    async with client.get("/api/v2/resources", headers=headers) as response:
+        assert (await response.json())[0]["presence"] is False
+    async with client.get(
+        "/api/resources", params={"X-Plex-Token": plextv.owner.token}
+    ) as response:
+        device = fromstring(await response.text()).find("Device")
+    assert device is not None
+    assert device.get("presence") == "0"
+    plextv.set_online(plex_server, True)
+    async with client.get("/api/v2/resources", headers=headers) as response:
+        assert (await response.json())[0]["presence"] is True
+
+
+async def test_listed_addresses_answer_through_add_listener(
+    plextv: PlexTV, plex_server: PlexEmulator, client: aiohttp.ClientSession
+) -> None:
+    """A second address of the same server answers /identity as the same machine."""
+    other = await plex_server.add_listener()
+    plextv.unregister(plex_server)
+    plextv.register(
+        plex_server, [Connection(plex_server.url), Connection(other, local=False)]
+    )
+    async with client.get(
+        "/api/v2/resources", headers={**JSON, "X-Plex-Token": plextv.owner.token}
+    ) as response:
+        uris = [c["uri"] for c in (await response.json())[0]["connections"]]
+    assert uris == [plex_server.url, other]
+    for uri in uris:
+        async with client.get(f"{uri}/identity", headers=JSON) as response:
+            identity = (await response.json())["MediaContainer"]
+        assert identity["machineIdentifier"] == plex_server.machine_identifier
