@@ -40,6 +40,7 @@ from custom_components.plex_bridge.library_mirror import (
 )
 from custom_components.plex_bridge.mirror.db import THREAD_NAME
 from tests.plex_server import PlexEmulator
+from tests.plex_server.items import Location, Section
 
 from .conftest import async_wait_for_state, config_entry_for, wait_for_first_sync
 
@@ -694,27 +695,53 @@ async def test_search_groups_copies_across_servers(
         assert await hass.config_entries.async_unload(entry.entry_id)
 
 
+def add_movie_library(emu: PlexEmulator, section_id: int, title: str) -> None:
+    """A second movie library on the emulated server (as a user adds one)."""
+    movies = emu.library.section(1)
+    emu.library.sections[section_id] = Section(
+        section_id=section_id,
+        section_type="movie",
+        title=title,
+        agent=movies.agent,
+        scanner=movies.scanner,
+        location=Location(section_id, f"/data/{title.lower().replace(' ', '-')}"),
+        uuid=f"00000000-0000-4000-8000-{section_id:012d}",
+        created_at=emu.clock.timestamp(),
+        updated_at=emu.clock.timestamp(),
+    )
+    emu.library.generation += 1
+
+
 async def test_search_groups_copies_across_libraries(
-    hass: HomeAssistant, plex_server: PlexEmulator, loaded_entry: MockConfigEntry
+    hass: HomeAssistant, plex_server: PlexEmulator, mock_config_entry: MockConfigEntry
 ) -> None:
-    """A second copy of a film (another file, same ids) is a copy of one result."""
-    restore = mute_timeline(plex_server)
-    try:
-        copy = plex_server.library.add_item(1, "The Matrix", year=1999)
-        copy.external_ids = plex_server.library.get(MATRIX).external_ids
-        copy.invalidate()
-    finally:
-        restore()
-    await sync(hass, mode="full")
+    """The same film in two libraries (same ids) is one result with two copies."""
+    add_movie_library(plex_server, 5, "4K Movies")
+    copy = plex_server.library.add_item(5, "The Matrix", year=1999)
+    copy.external_ids = plex_server.library.get(MATRIX).external_ids
+    copy.invalidate()
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await wait_for_first_sync(mock_config_entry)
+
     [matrix] = [
         r
         for r in await search(hass, query="The Matrix", type="movie")
         if r["title"] == "The Matrix"
     ]
-    assert sorted(c["rating_key"] for c in matrix["copies"]) == sorted(
-        [MATRIX, str(copy.rating_key)]
-    )
-    assert {c["library"] for c in matrix["copies"]} == {"Movies"}
+    assert sorted((c["library"], c["rating_key"]) for c in matrix["copies"]) == [
+        ("4K Movies", str(copy.rating_key)),
+        ("Movies", MATRIX),
+    ]
+    assert {c["server"] for c in matrix["copies"]} == {plex_server.name}
+    # One library named: its copy only.
+    [only] = [
+        r
+        for r in await search(hass, query="The Matrix", library="4K Movies")
+        if r["title"] == "The Matrix"
+    ]
+    assert [c["rating_key"] for c in only["copies"]] == [str(copy.rating_key)]
+    assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
 
 
 async def test_search_bad_input(
