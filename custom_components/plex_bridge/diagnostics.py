@@ -39,6 +39,7 @@ async def async_get_config_entry_diagnostics(
     library = data.library.data
     update = library.update
     release = update.release if update else None
+    mirror = data.mirror
     return async_redact_data(
         {
             "entry": {
@@ -92,6 +93,18 @@ async def async_get_config_entry_diagnostics(
                 else None,
                 "last_update_success": data.library.last_update_success,
             },
+            # Counts per library and Plex type, no titles or paths.
+            "mirror": {
+                **mirror.as_dict(),
+                "counts": {
+                    library: {str(kind): n for kind, n in sorted(per_type.items())}
+                    for library, per_type in sorted(
+                        (await mirror.async_counts()).items()
+                    )
+                },
+            }
+            if mirror is not None
+            else None,
         },
         TO_REDACT,
     )

@@ -638,7 +638,13 @@ class PlexMirror:
             "synced": self.synced,
             "failures": self.failures,
             "last_error": self.last_error,
-            "last_result": result_data(self.last_result) if self.last_result else None,
+            "last_result": {
+                name: value
+                for name, value in result_data(self.last_result).items()
+                if name in ("kind", "added", "updated", "removed", "libraries")
+            }
+            if self.last_result
+            else None,
         }
 
 

@@ -395,7 +395,7 @@ class PlexMediaPlayer(PlexPlayerEntity, MediaPlayerEntity):
         )
 
     async def async_search_media(self, query: SearchMediaQuery) -> SearchMedia:
-        """Search the server (what voice "play X on Y" uses)."""
+        """Search the library mirror, or the server until it has synced (voice uses it)."""
         return await async_search(
             self.hass,
             self.coordinator.config_entry,
