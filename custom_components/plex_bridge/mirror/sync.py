@@ -70,6 +70,8 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, Final
 
+import orjson
+
 from custom_components.plex_bridge.api.models import as_int
 
 if TYPE_CHECKING:
@@ -167,11 +169,23 @@ def _normalise(items: Iterable[dict[str, Any]], plex_type: int | None) -> int:
     for item in items:
         if plex_type == PHOTO_ALBUM and item.get("type") == "photo":
             item["type"] = PHOTO_ALBUM_TYPE
-        for name in TIME_FIELDS:
-            value = as_int(item.get(name))
-            if value is not None and value > newest:
-                newest = value
+        newest = max(newest, _newest(item))
     return newest
+
+
+def _newest(item: Mapping[str, Any]) -> int:
+    """The newest of an item's ``updatedAt`` / ``addedAt`` / ``lastViewedAt``."""
+    newest = 0
+    for name in TIME_FIELDS:
+        value = as_int(item.get(name))
+        if value is not None and value > newest:
+            newest = value
+    return newest
+
+
+def _content_hash(item: Mapping[str, Any]) -> int:
+    """A hash of everything an item's dict holds (key order does not matter)."""
+    return hash(orjson.dumps(item, option=orjson.OPT_SORT_KEYS))
 
 
 class _LibraryRun:
@@ -214,6 +228,9 @@ class MirrorSync:
         self._on_progress = on_progress
         # Keys added per library during the current run.
         self._added_keys: dict[str, list[str]] = {}
+        # Rating key -> (content hash, newest timestamp) of items written lately
+        # whose timestamps lie within the margin (see ``_write_changed``).
+        self._recent: dict[str, tuple[int, int, str]] = {}
 
     # -- entry points --------------------------------------------------------------
 
@@ -233,6 +250,7 @@ class MirrorSync:
         started, requests = time.monotonic(), self._client.requests_made
         known = {library.key for library in await self._db.call(_libraries)}
         keys = list(dict.fromkeys(str(key) for key in rating_keys))
+        self._forget(keys)
         found = await self._fetch_batches(keys)
         by_library: dict[str, list[dict[str, Any]]] = {}
         for item in found:
@@ -246,6 +264,7 @@ class MirrorSync:
         returned = {str(item.get("ratingKey")) for item in found}
         gone = [key for key in keys if key not in returned]
         if gone:
+            self._forget(gone)
             result.removed += await self._db.call(_remove, gone)
         return self._finish(result, started, requests)
 
@@ -255,6 +274,8 @@ class MirrorSync:
         started, requests = time.monotonic(), self._client.requests_made
         keys = [str(key) for key in rating_keys]
         if keys:
+            # Children go too, and their keys are not known here: forget all.
+            self._forget()
             result.removed = await self._db.call(_remove, keys)
         return self._finish(result, started, requests)
 
@@ -337,6 +358,33 @@ class MirrorSync:
         run.added += upserted.added
         run.updated += upserted.updated
         self._added_keys.setdefault(run.key, []).extend(upserted.added_keys)
+
+    def _remember(
+        self, library_key: str, items: Iterable[Mapping[str, Any]], floor: int
+    ) -> None:
+        """Keep the content hash of written items stamped at or after ``floor``."""
+        recent = self._recent
+        for item in items:
+            newest = _newest(item)
+            if newest >= floor:
+                key = str(item.get("ratingKey"))
+                recent[key] = (_content_hash(item), newest, library_key)
+
+    def _forget(self, keys: Iterable[str] | None = None) -> None:
+        """Drop the hashes of these items (of every item: ``None``)."""
+        if keys is None:
+            self._recent.clear()
+            return
+        for key in keys:
+            self._recent.pop(key, None)
+
+    def _prune(self, library_key: str, floor: int) -> None:
+        """Drop a library's hashes of items stamped before ``floor``."""
+        self._recent = {
+            key: entry
+            for key, entry in self._recent.items()
+            if entry[2] != library_key or entry[1] >= floor
+        }
 
     # -- full ----------------------------------------------------------------------
 
@@ -422,12 +470,14 @@ class MirrorSync:
                     continue
                 run.newest = max(run.newest, _normalise(items, plex_type))
                 keys.extend(str(item.get("ratingKey")) for item in items)
-                upserted = await self._upsert(
-                    run.key,
-                    items,
-                    (plex_type, offset + len(items)) if save_progress else None,
-                )
-                self._record(run, upserted)
+                if save_progress:
+                    upserted = await self._upsert(
+                        run.key, items, (plex_type, offset + len(items))
+                    )
+                    self._remember(run.key, items, run.newest - MARGIN)
+                    self._record(run, upserted)
+                else:
+                    await self._write_changed(run, items)
                 run.done += len(items)
                 self._progress(run)
         finally:
@@ -505,9 +555,30 @@ class MirrorSync:
         self, run: _LibraryRun, plex_type: int | None, items: list[dict[str, Any]]
     ) -> None:
         run.newest = max(run.newest, _normalise(items, plex_type))
-        self._record(run, await self._upsert(run.key, items))
+        await self._write_changed(run, items)
         run.done += len(items)
         self._progress(run)
+
+    async def _write_changed(
+        self, run: _LibraryRun, items: list[dict[str, Any]]
+    ) -> None:
+        """Upsert the items, except those exactly as they were last written.
+
+        An incremental sync re-reads ``MARGIN`` seconds before its cursor, and a
+        library scan often stamps thousands of items with the same second: those
+        come back unchanged on every run. Their content hash (kept for items within
+        the margin only) spares rewriting them; a changed byte writes the item.
+        """
+        recent = self._recent
+        fresh = [
+            item
+            for item in items
+            if (entry := recent.get(str(item.get("ratingKey")))) is None
+            or entry[0] != _content_hash(item)
+        ]
+        if fresh:
+            self._record(run, await self._upsert(run.key, fresh))
+            self._remember(run.key, fresh, run.newest - MARGIN)
 
     async def _viewed_window(
         self, run: _LibraryRun, since: int
@@ -639,6 +710,7 @@ class MirrorSync:
             really_gone = [key for key in gone if key not in present]
             if really_gone:
                 parents |= await self._db.call(_parent_keys, really_gone)
+                self._forget()
                 run.removed += await self._db.call(_remove, really_gone)
                 parents -= set(really_gone)
         if missing:
@@ -716,6 +788,7 @@ class MirrorSync:
         section's change stamp and the watch window (read with the new cursor).
         """
         cursor = run.newest
+        self._prune(run.key, cursor - MARGIN)
         window = run.window
         if window is None or window[0] != cursor - MARGIN:
             window = await self._viewed_window(run, cursor - MARGIN)
