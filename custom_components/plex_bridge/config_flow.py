@@ -37,7 +37,7 @@ from homeassistant.config_entries import (
     OptionsFlow,
 )
 from homeassistant.const import CONF_TOKEN, CONF_URL, CONF_VERIFY_SSL
-from homeassistant.core import callback
+from homeassistant.core import CALLBACK_TYPE, callback
 from homeassistant.data_entry_flow import UnknownFlow
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.event import async_call_later
@@ -193,6 +193,10 @@ class PlexBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
         self._pin: Pin | None = None
         self._auth_url = ""
         self._poll_task: asyncio.Task[None] | None = None
+        """The look at the PIN under way, if one is."""
+        self._cancel_poll_timer: CALLBACK_TYPE | None = None
+        self._poll_deadline = 0.0
+        self._poll_failures = 0
         self._account_token: str | None = None
         self._sign_in_error: str | None = None
         self._username: str | None = None
@@ -233,6 +237,9 @@ class PlexBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
     @callback
     def async_remove(self) -> None:
         """Stop polling plex.tv; a reauth closed unfinished becomes a repair issue."""
+        if self._cancel_poll_timer is not None:
+            self._cancel_poll_timer()
+            self._cancel_poll_timer = None
         if self._poll_task is not None:
             self._poll_task.cancel()
         if self.source == SOURCE_REAUTH and not self._finished:
@@ -319,53 +326,56 @@ class PlexBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
         self._account_token = None
         self._sign_in_error = None
         self._auth_url = self._plextv.auth_url(self._pin)
-        self._poll_task = self.hass.async_create_background_task(
-            self._async_poll_pin(self._plextv, self._pin),
-            f"{DOMAIN} sign-in {self.flow_id}",
+        self._poll_deadline = time.monotonic() + max(
+            self._pin.expires_in, PIN_POLL_INTERVAL
         )
+        self._poll_failures = 0
+        self._async_look_at_pin()
         return self.async_external_step(step_id="obtain_token", url=self._auth_url)
 
-    async def _async_poll_pin(self, plextv: PlexTVClient, pin: Pin) -> None:
-        """Look at the PIN until it is claimed or expired, then move the flow on."""
-        deadline = time.monotonic() + max(pin.expires_in, PIN_POLL_INTERVAL)
-        failures = 0
-        while True:
-            try:
-                current = await plextv.check_pin(pin.id)
-            except PinExpiredError:
-                self._sign_in_error = "pin_expired"
-                break
-            except PlexTVError as err:
-                failures += 1
-                LOGGER.debug("plex.tv did not answer about the PIN: %s", err)
-                if failures >= PIN_POLL_FAILURES:
-                    self._sign_in_error = "plex_tv_unavailable"
-                    break
-            else:
-                failures = 0
-                if current.auth_token:
-                    self._account_token = current.auth_token
-                    break
-            if time.monotonic() >= deadline:
-                self._sign_in_error = "pin_expired"
-                break
-            await self._async_wait(PIN_POLL_INTERVAL)
+    @callback
+    def _async_look_at_pin(self, _now: datetime | None = None) -> None:
+        """Start one look at the PIN (now, or when the pause between looks ends).
+
+        The poll is a chain of short tasks with Home Assistant timers between them,
+        so that nothing waits on a sleep: tests move the timers with time-changed
+        events, and closing the flow cancels both (``async_remove``).
+        """
+        self._cancel_poll_timer = None
+        self._poll_task = self.hass.async_create_task(
+            self._async_look(), f"{DOMAIN} sign-in {self.flow_id}"
+        )
+
+    async def _async_look(self) -> None:
+        """Ask plex.tv about the PIN; move the flow on once there is an answer."""
+        if self._plextv is None or self._pin is None:
+            return
+        try:
+            current = await self._plextv.check_pin(self._pin.id)
+        except PinExpiredError:
+            self._sign_in_error = "pin_expired"
+        except PlexTVError as err:
+            self._poll_failures += 1
+            LOGGER.debug("plex.tv did not answer about the PIN: %s", err)
+            if self._poll_failures >= PIN_POLL_FAILURES:
+                self._sign_in_error = "plex_tv_unavailable"
+        else:
+            self._poll_failures = 0
+            if current.auth_token:
+                self._account_token = current.auth_token
+        if (
+            self._account_token is None
+            and self._sign_in_error is None
+            and time.monotonic() >= self._poll_deadline
+        ):
+            self._sign_in_error = "pin_expired"
+        if self._account_token is None and self._sign_in_error is None:
+            self._cancel_poll_timer = async_call_later(
+                self.hass, PIN_POLL_INTERVAL, self._async_look_at_pin
+            )
+            return
         with suppress(UnknownFlow):
             await self.hass.config_entries.flow.async_configure(flow_id=self.flow_id)
-
-    async def _async_wait(self, seconds: float) -> None:
-        """Wait on Home Assistant's timers (tests move them with time-changed events)."""
-        wake = asyncio.Event()
-
-        @callback
-        def _wake(_now: datetime) -> None:
-            wake.set()
-
-        cancel = async_call_later(self.hass, seconds, _wake)
-        try:
-            await wake.wait()
-        finally:
-            cancel()
 
     async def async_step_obtain_token(
         self, user_input: dict[str, Any] | None = None

@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState, ConfigFlowResult
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import (
+    SOURCE_INTEGRATION_DISCOVERY,
+    SOURCE_USER,
+    ConfigEntryState,
+    ConfigFlowResult,
+)
 from homeassistant.const import CONF_TOKEN, CONF_URL, CONF_VERIFY_SSL
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.data_entry_flow import (
@@ -105,9 +111,9 @@ async def after_poll(
 ) -> ConfigFlowResult:
     """Do ``act`` (claim, expire...), let the poll see it, then move the flow on.
 
-    Waits for the flow manager's "progressed" event, which the external step fires
-    once the poll has its answer; the poll's pause is a Home Assistant timer, moved
-    with a time-changed event.
+    The poll is short tasks with Home Assistant timers between them: the look under
+    way finishes within ``async_block_till_done``, a time-changed event starts the
+    next one. The external step then fires the flow manager's "progressed" event.
     """
     flow_id = result["flow_id"]
     done = asyncio.Event()
@@ -119,17 +125,24 @@ async def after_poll(
 
     unsubscribe = hass.bus.async_listen(EVENT_DATA_ENTRY_FLOW_PROGRESSED, progressed)
     try:
+        await hass.async_block_till_done()
         if act is not None:
             act()
-        async_fire_time_changed(
-            hass, dt_util.utcnow() + timedelta(seconds=config_flow.PIN_POLL_INTERVAL)
-        )
-        await done.wait()
+        next_poll(hass)
+        await hass.async_block_till_done()
+        assert done.is_set()
     finally:
         unsubscribe()
     result = await hass.config_entries.flow.async_configure(flow_id)
     await hass.async_block_till_done()
     return result
+
+
+def next_poll(hass: HomeAssistant) -> None:
+    """Move Home Assistant's timers past the poll's pause."""
+    async_fire_time_changed(
+        hass, dt_util.utcnow() + timedelta(seconds=config_flow.PIN_POLL_INTERVAL)
+    )
 
 
 async def sign_in(
@@ -506,3 +519,88 @@ async def test_reauth_by_sign_in_to_an_account_without_the_server(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "wrong_server"
     assert entry.data[CONF_TOKEN] == "revoked"
+
+
+# -- the poll's pauses ------------------------------------------------------------------
+
+
+async def looks(hass: HomeAssistant, plextv: PlexTV, count: int) -> None:
+    """Let the poll look at the PIN ``count`` more times."""
+    for _ in range(count):
+        await hass.async_block_till_done()
+        next_poll(hass)
+    await hass.async_block_till_done()
+
+
+PIN_CHECKS = "/api/v2/pins/{id}"
+
+
+async def test_poll_waits_between_looks_until_claimed(
+    hass: HomeAssistant, plextv: PlexTV, plex_server: PlexEmulator
+) -> None:
+    plextv.register(plex_server)
+    result = await start_sign_in(hass)
+    await hass.async_block_till_done()
+    assert plextv.faults.count(PIN_CHECKS) == 1
+    # Nothing happens until the pause is over.
+    await hass.async_block_till_done()
+    assert plextv.faults.count(PIN_CHECKS) == 1
+    await looks(hass, plextv, 2)
+    assert plextv.faults.count(PIN_CHECKS) == 3
+
+    result = await after_poll(hass, result, lambda: plextv.claim_pin(pin_code(result)))
+
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert plextv.faults.count(PIN_CHECKS) == 4
+
+
+async def test_poll_gives_up_when_plex_tv_keeps_failing(
+    hass: HomeAssistant, plextv: PlexTV
+) -> None:
+    plextv.faults.add(PIN_CHECKS, status=503)
+    result = await start_sign_in(hass)
+    await looks(hass, plextv, config_flow.PIN_POLL_FAILURES - 2)
+    result = await after_poll(hass, result)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "plex_tv_unavailable"
+    assert plextv.faults.count(PIN_CHECKS) == config_flow.PIN_POLL_FAILURES
+
+
+async def test_poll_survives_a_passing_plex_tv_failure(
+    hass: HomeAssistant, plextv: PlexTV, plex_server: PlexEmulator
+) -> None:
+    plextv.register(plex_server)
+    plextv.faults.add(PIN_CHECKS, status=503, times=config_flow.PIN_POLL_FAILURES - 1)
+    result = await start_sign_in(hass)
+    await looks(hass, plextv, config_flow.PIN_POLL_FAILURES - 2)
+    result = await after_poll(hass, result, lambda: plextv.claim_pin(pin_code(result)))
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_our_own_deadline_when_plex_tv_never_expires_the_pin(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, plextv: PlexTV
+) -> None:
+    """plex.tv keeps answering "not claimed" past the PIN's lifetime: we stop."""
+    result = await start_sign_in(hass)
+    await hass.async_block_till_done()
+    freezer.tick(timedelta(seconds=1800))
+    result = await after_poll(hass, result)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "pin_expired"
+
+
+async def test_discovery_with_an_unusable_address(hass: HomeAssistant) -> None:
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": SOURCE_INTEGRATION_DISCOVERY},
+        data={"url": "ftp://nas", "machine_identifier": "abc", "name": "NAS"},
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "cannot_connect"
+
+
+async def test_options_flow_hook(
+    hass: HomeAssistant, plex_server: PlexEmulator, loaded_entry: MockConfigEntry
+) -> None:
+    result = await hass.config_entries.options.async_init(loaded_entry.entry_id)
+    assert result["type"] is FlowResultType.FORM
