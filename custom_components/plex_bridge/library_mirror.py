@@ -25,8 +25,11 @@ sync has finished, every background request is a full sync (it resumes).
 Events
 ------
 ``plex_bridge_sync_finished`` after every sync that succeeded, with its result
-(``kind``, ``added``, ``updated``, ``removed``, ``duration``, ``requests``,
+(``kind``: ``full``, ``incremental``, or ``refetch`` / ``remove`` for the items a
+timeline named; ``added``, ``updated``, ``removed``, ``duration``, ``requests``,
 ``libraries``) and the server (``server``, ``server_id``, ``config_entry_id``).
+The sensor shows full and incremental syncs only: a timeline's refetch changes
+neither its state nor its last result.
 
 ``plex_bridge_media_added`` once per item a sync added to a library that had been
 mirrored before: not for the first sync of a library (which adds everything), so
@@ -445,11 +448,20 @@ class PlexMirror:
             return await self._async_run(kind, library_keys)
 
     async def _async_run(self, kind: str, keys: Collection[str] | None) -> SyncResult:
-        """One sync under the lock: progress, result, events, failures and repairs."""
+        """One sync under the lock: progress, result, events, failures and repairs.
+
+        Refetches and removals of the items a timeline named are small and come
+        often: they leave the sensor's state and last result alone, and neither
+        count as failed syncs nor clear the repair (only a sync of libraries
+        does); their ``plex_bridge_sync_finished`` and ``..._media_added`` events
+        fire all the same.
+        """
         sync = self._sync
-        self.state = STATE_SYNCING
-        self.progress = None
-        self._async_notify()
+        targeted = kind in ("refetch", "remove")
+        if not targeted:
+            self.state = STATE_SYNCING
+            self.progress = None
+            self._async_notify()
         known = await self._async_synced_libraries()
         started = time.monotonic()
         try:
@@ -463,21 +475,39 @@ class PlexMirror:
                 case _:
                     result = await sync.remove(keys or ())
         except asyncio.CancelledError:
-            self.state = STATE_IDLE if self.failures == 0 else STATE_ERROR
-            self.progress = None
+            if not targeted:
+                self.state = STATE_IDLE if self.failures == 0 else STATE_ERROR
+                self.progress = None
             raise
         except Exception as err:  # every failure counts the same
-            self._async_failed(kind, err, time.monotonic() - started)
+            reason = self._reason(err)
+            if targeted:
+                LOGGER.warning(
+                    "The library mirror of %s could not %s %d items (the next "
+                    "sync catches up): %s",
+                    self.server.friendly_name,
+                    kind,
+                    len(keys or ()),
+                    reason,
+                )
+            else:
+                self._async_failed(kind, reason, time.monotonic() - started)
             raise _sync_error(
-                "mirror_sync_failed", self.server.friendly_name, self.last_error
+                "mirror_sync_failed", self.server.friendly_name, reason
             ) from err
-        await self._async_succeeded(result, known)
+        if not targeted:
+            await self._async_succeeded(result)
+        self.hass.bus.async_fire(
+            EVENT_SYNC_FINISHED, {**result_data(result), **self._server()}
+        )
+        if result.added_keys and known:
+            await self._async_fire_added(result.added_keys, known)
         return result
 
     @callback
-    def _async_failed(self, kind: str, err: BaseException, duration: float) -> None:
+    def _async_failed(self, kind: str, reason: str, duration: float) -> None:
         self.failures += 1
-        self.last_error = self._reason(err)
+        self.last_error = reason
         self.state = STATE_ERROR
         self.progress = None
         LOGGER.warning(
@@ -505,7 +535,7 @@ class PlexMirror:
             )
         self._async_notify()
 
-    async def _async_succeeded(self, result: SyncResult, known: set[str]) -> None:
+    async def _async_succeeded(self, result: SyncResult) -> None:
         if self.failures:
             ir.async_delete_issue(
                 self.hass, DOMAIN, f"{ISSUE_SYNC_FAILED}_{self.entry.entry_id}"
@@ -519,10 +549,6 @@ class PlexMirror:
         self.state = STATE_IDLE
         self.progress = None
         self._async_notify()
-        summary = result_data(result)
-        self.hass.bus.async_fire(EVENT_SYNC_FINISHED, {**summary, **self._server()})
-        if result.added_keys and known:
-            await self._async_fire_added(result.added_keys, known)
 
     async def _async_fire_added(self, keys: Sequence[str], known: set[str]) -> None:
         """``plex_bridge_media_added`` for new items of libraries mirrored before."""
