@@ -230,6 +230,7 @@ async def test_closing_the_flow_stops_the_poll(
     hass: HomeAssistant, plextv: PlexTV
 ) -> None:
     result = await start_sign_in(hass)
+    await hass.async_block_till_done()  # one look; the next waits on a timer
     hass.config_entries.flow.async_abort(result["flow_id"])
     await hass.async_block_till_done()
     requests = plextv.faults.count("/api/v2/pins/{id}")
