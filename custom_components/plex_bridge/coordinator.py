@@ -280,7 +280,14 @@ class PlexSessionsCoordinator(DataUpdateCoordinator[SessionsData]):
             or session.user.title in self.monitored_users
         )
 
-    async def _async_read_clients(self, _now: datetime | None = None) -> None:
+    @callback
+    def _async_minute(self, _now: datetime) -> None:
+        """The minute's timer: run the read as the entry's task (tests wait for it)."""
+        self.config_entry.async_create_task(
+            self.hass, self._async_read_clients(), f"{DOMAIN} clients read"
+        )
+
+    async def _async_read_clients(self) -> None:
         """Once a minute: re-read ``/clients`` while push is up, and age players."""
         if self.push_connected and self.last_update_success:
             try:
@@ -306,7 +313,7 @@ class PlexSessionsCoordinator(DataUpdateCoordinator[SessionsData]):
         self.config_entry.async_on_unload(
             async_track_time_interval(
                 self.hass,
-                self._async_read_clients,
+                self._async_minute,
                 CLIENTS_INTERVAL,
                 name=f"{DOMAIN} clients",
                 cancel_on_shutdown=True,
@@ -323,6 +330,8 @@ class PlexSessionsCoordinator(DataUpdateCoordinator[SessionsData]):
         """A player's device is gone: forget it, so that it is new if it comes back."""
         self.data.players.pop(machine_identifier, None)
         self.data.present.discard(machine_identifier)
+        # The media player platform forgets it too (it adds players it does not know).
+        self.async_update_listeners()
 
     @callback
     def _async_refresh_finished(self) -> None:
