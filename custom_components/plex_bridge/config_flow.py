@@ -252,12 +252,25 @@ class PlexBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """A new entry for ``server``, unless it is configured (then its URL is updated)."""
         await self.async_set_unique_id(server.machine_identifier)
-        self._abort_if_unique_id_configured(
-            updates={
-                CONF_URL: data[CONF_URL],
-                CONF_CONNECTIONS: data.get(CONF_CONNECTIONS, []),
-            }
+        entry = self.hass.config_entries.async_entry_for_domain_unique_id(
+            DOMAIN, server.machine_identifier
         )
+        if entry is not None:
+            # The address just found becomes the entry's; every other address
+            # known (plex.tv's fresh list first, then the entry's) stays.
+            known = [
+                *data.get(CONF_CONNECTIONS, []),
+                entry.data.get(CONF_URL, ""),
+                *entry.data.get(CONF_CONNECTIONS, []),
+            ]
+            self._abort_if_unique_id_configured(
+                updates={
+                    CONF_URL: data[CONF_URL],
+                    CONF_CONNECTIONS: merged_connections(
+                        data[CONF_URL], [url for url in known if url]
+                    ),
+                }
+            )
         return self.async_create_entry(title=server.friendly_name, data=data)
 
     async def _test_connection(

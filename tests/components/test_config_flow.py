@@ -10,7 +10,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.plex_bridge.config_flow import normalize_url
-from custom_components.plex_bridge.const import DOMAIN
+from custom_components.plex_bridge.const import CONF_CONNECTIONS, DOMAIN
 from tests.plex_server import PlexEmulator
 
 
@@ -205,3 +205,29 @@ async def test_reauth_refuses_another_server(
 )
 def test_normalize_url(raw: str, expected: str | None) -> None:
     assert normalize_url(raw) == expected
+
+
+async def test_same_server_by_hand_keeps_the_stored_alternatives(
+    hass: HomeAssistant, plex_server: PlexEmulator
+) -> None:
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=plex_server.machine_identifier,
+        data={
+            CONF_URL: "http://127.0.0.1:9",
+            CONF_TOKEN: plex_server.token,
+            CONF_VERIFY_SSL: True,
+            CONF_CONNECTIONS: ["http://10.0.0.9:32400"],
+        },
+    )
+    entry.add_to_hass(hass)
+    flow_id = await start_user_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {CONF_URL: plex_server.url, CONF_TOKEN: plex_server.token}
+    )
+    assert result["reason"] == "already_configured"
+    assert entry.data[CONF_URL] == plex_server.url
+    assert entry.data[CONF_CONNECTIONS] == [
+        "http://127.0.0.1:9",
+        "http://10.0.0.9:32400",
+    ]

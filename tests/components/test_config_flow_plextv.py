@@ -344,19 +344,25 @@ async def test_already_configured_updates_the_url(
         domain=DOMAIN,
         unique_id=plex_server.machine_identifier,
         data={
-            CONF_URL: "http://127.0.0.1:9",
+            CONF_URL: DEAD_URL,
             CONF_TOKEN: plex_server.token,
             CONF_VERIFY_SSL: True,
+            CONF_CONNECTIONS: ["http://10.0.0.9:32400"],
         },
     )
     entry.add_to_hass(hass)
-    plextv.register(plex_server)
+    remote = await plex_server.add_listener()
+    plextv.register(
+        plex_server, [Connection(plex_server.url), Connection(remote, local=False)]
+    )
 
     result = await sign_in(hass, plextv)
 
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
     assert entry.data[CONF_URL] == plex_server.url
+    # plex.tv's other address first, then what the entry knew.
+    assert entry.data[CONF_CONNECTIONS] == [remote, DEAD_URL, "http://10.0.0.9:32400"]
 
 
 # -- the connection choice -------------------------------------------------------------
