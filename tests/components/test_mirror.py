@@ -15,6 +15,7 @@ import threading
 from typing import Any
 
 import aiohttp
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_STATE_CHANGED
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
@@ -919,3 +920,32 @@ async def test_browse_search_entry(
         "Back to the Future Part III",
     }
     assert all(child["can_play"] for child in found["children"])
+
+
+async def test_without_a_mirror_file_the_rest_works(
+    hass: HomeAssistant, plex_server: PlexEmulator, mock_config_entry: MockConfigEntry
+) -> None:
+    """A mirror that cannot be opened (no room for its folder) is left out."""
+    folder = mirror_path(hass, plex_server.machine_identifier).parent
+    await hass.async_add_executor_job(folder.write_text, "in the way")
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    assert mock_config_entry.state is ConfigEntryState.LOADED
+    assert mock_config_entry.runtime_data.mirror is None
+    assert hass.states.get(SENSOR) is None
+    with pytest.raises(HomeAssistantError) as caught:
+        await sync(hass)
+    assert caught.value.translation_key == "mirror_unavailable"
+    with pytest.raises(HomeAssistantError) as caught:
+        await search(hass, query="The Matrix")
+    assert caught.value.translation_key == "mirror_not_synced"
+    # The players search the server.
+    response = await hass.services.async_call(
+        "media_player",
+        "search_media",
+        {"entity_id": PLAYER_ENTITY, "search_query": "The Matrix"},
+        blocking=True,
+        return_response=True,
+    )
+    assert response[PLAYER_ENTITY].result[0].title == "The Matrix"  # type: ignore[index]
+    assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
