@@ -203,8 +203,10 @@ class PlexMirror:
         self._listeners: list[CALLBACK_TYPE] = []
         self._unsubscribe: list[CALLBACK_TYPE] = []
         self._stop_listener: CALLBACK_TYPE | None = None
+        self._actions: set[asyncio.Task[SyncResult]] = set()
+        """Syncs actions asked for, while they run or wait (close cancels them)."""
         self._closed = False
-        self._closing: asyncio.Task[None] | None = None
+        self._closed_event = asyncio.Event()
 
     # -- opening and closing -------------------------------------------------------
 
@@ -297,33 +299,29 @@ class PlexMirror:
     async def async_close(self) -> None:
         """Stop: cancel the running sync (it leaves the last commit) and close the file.
 
-        Idempotent; a second caller waits for the first one's close.
+        Idempotent; a second caller waits until the first one has closed it.
         """
-        if self._closing is None:
-            self._closing = asyncio.current_task()
-            await self._async_close()
+        if self._closed:
+            await self._closed_event.wait()
             return
-        if self._closing is not asyncio.current_task():
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(self._closing)
-
-    async def _async_close(self) -> None:
         self._closed = True
-        for unsubscribe in self._unsubscribe:
-            unsubscribe()
-        self._unsubscribe.clear()
-        if self._stop_listener is not None:
-            self._stop_listener()
-            self._stop_listener = None
-        worker = self._worker
-        if worker is not None and not worker.done():
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
-        # A service call's sync may still hold the lock: wait for it to give up.
-        async with self._lock:
-            await self.db.close()
-        self._listeners.clear()
+        try:
+            for unsubscribe in self._unsubscribe:
+                unsubscribe()
+            self._unsubscribe.clear()
+            if self._stop_listener is not None:
+                self._stop_listener()
+                self._stop_listener = None
+            for task in (self._worker, *self._actions):
+                if task is not None and not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            async with self._lock:
+                await self.db.close()
+            self._listeners.clear()
+        finally:
+            self._closed_event.set()
 
     # -- listeners (the sensor) ----------------------------------------------------
 
@@ -444,8 +442,24 @@ class PlexMirror:
         """Sync now and return the result (the ``sync`` action); waits for a running one."""
         if self._closed:
             raise _sync_error("mirror_closed", self.server.friendly_name)
-        async with self._lock:
-            return await self._async_run(kind, library_keys)
+
+        async def run() -> SyncResult:
+            async with self._lock:
+                return await self._async_run(kind, library_keys)
+
+        # A task of its own, so that unloading the entry can cancel it.
+        task = self.entry.async_create_background_task(
+            self.hass, run(), f"{DOMAIN} mirror sync action"
+        )
+        self._actions.add(task)
+        task.add_done_callback(self._actions.discard)
+        self._async_notify()
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.cancelled() and self._closed:
+                raise _sync_error("mirror_closed", self.server.friendly_name) from None
+            raise
 
     async def _async_run(self, kind: str, keys: Collection[str] | None) -> SyncResult:
         """One sync under the lock: progress, result, events, failures and repairs.
@@ -608,6 +622,11 @@ class PlexMirror:
         return text
 
     # -- reading -------------------------------------------------------------------
+
+    @property
+    def pending_actions(self) -> int:
+        """Syncs that actions asked for and that run or wait for the running one."""
+        return sum(not task.done() for task in self._actions)
 
     def mirrors_library(self, library_key: str) -> bool:
         """Whether the options have the mirror hold this library."""

@@ -260,9 +260,21 @@ async def test_unload_during_a_sync_is_clean(
     await async_wait_for_state(hass, SENSOR, "syncing")
     mirror = mirror_of(mock_config_entry)
     assert mirror.last_result is None
+    # An action's sync waits for the running one.
+    queued = asyncio.Event()
+    unsubscribe = mirror.async_add_listener(
+        lambda: queued.set() if mirror.pending_actions else None
+    )
+    action = hass.async_create_task(sync(hass, mode="full"))
+    async with asyncio.timeout(5):
+        await queued.wait()
+    unsubscribe()
 
     assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
     await hass.async_block_till_done()
+    with pytest.raises(HomeAssistantError) as caught:
+        await action
+    assert caught.value.translation_key == "mirror_closed"
     assert fault.fired >= 1
     assert mirror.last_result is None  # cancelled, not finished
     assert mirror.db.closed
