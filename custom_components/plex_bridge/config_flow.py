@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Final, override
 from homeassistant.config_entries import (
     SOURCE_REAUTH,
     ConfigEntry,
+    ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
     FlowType,
@@ -242,10 +243,14 @@ class PlexBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
             self._cancel_poll_timer = None
         if self._poll_task is not None:
             self._poll_task.cancel()
-        if self.source == SOURCE_REAUTH and not self._finished:
+        if self.source != SOURCE_REAUTH or self._finished:
+            return
+        # Home Assistant also ends reauth flows of an entry that is removed.
+        entry = self.hass.config_entries.async_get_entry(self.context["entry_id"])
+        if entry is not None and entry.state is not ConfigEntryState.LOADED:
             from .repairs import async_reauth_dismissed
 
-            async_reauth_dismissed(self.hass, self._get_reauth_entry())
+            async_reauth_dismissed(self.hass, entry)
 
     async def _async_finish(
         self, server: ServerInfo, data: dict[str, Any]

@@ -364,3 +364,19 @@ async def test_setup_refused_token_does_not_move(
     assert not await hass.config_entries.async_setup(entry.entry_id)
     assert entry.state is ConfigEntryState.SETUP_ERROR
     assert entry.data[CONF_URL] == plex_server.url
+
+
+async def test_removing_the_entry_during_reauth_raises_no_repair(
+    hass: HomeAssistant, plex_server: PlexEmulator
+) -> None:
+    entry = entry_for(plex_server)
+    entry.add_to_hass(hass)
+    await entry.start_reauth_flow(hass)
+    await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert not hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert not [
+        issue
+        for issue in ir.async_get(hass).issues.values()
+        if issue.domain == DOMAIN and issue.data == {"entry_id": entry.entry_id}
+    ]
