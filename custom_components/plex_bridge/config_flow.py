@@ -504,15 +504,20 @@ class PlexBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
         the flow aborts with it.
         """
         candidates = [c.uri for c in resource.connections_by_preference()]
+        verify_ssl = True
+        kept: list[str] = []
         if self.source == SOURCE_REAUTH:
-            # The entry's own address first: a new token changes no address.
+            # The entry's own address (and its TLS setting) first: a new token
+            # changes no address.
             entry = self._get_reauth_entry()
             candidates = [entry.data[CONF_URL], *candidates]
+            verify_ssl = bool(entry.data.get(CONF_VERIFY_SSL, True))
+            kept = list(entry.data.get(CONF_CONNECTIONS, []))
         elif self._discovery is not None:
             candidates.append(self._discovery[CONF_URL])
         try:
             choice = await async_choose_connection(
-                async_get_clientsession(self.hass),
+                async_get_clientsession(self.hass, verify_ssl=verify_ssl),
                 candidates,
                 resource.client_identifier,
             )
@@ -522,8 +527,8 @@ class PlexBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
         data: dict[str, Any] = {
             CONF_URL: choice.url,
             CONF_TOKEN: resource.access_token or "",
-            CONF_VERIFY_SSL: True,
-            CONF_CONNECTIONS: choice.others,
+            CONF_VERIFY_SSL: verify_ssl,
+            CONF_CONNECTIONS: merged_connections(choice.url, [*choice.others, *kept]),
         }
         server, errors = await self._test_connection(data)
         if server is None:

@@ -478,13 +478,22 @@ async def test_server_refuses_the_resource_token(
 # -- reauth by signing in ----------------------------------------------------------------
 
 
-def stale_entry(emu: PlexEmulator, unique_id: str | None = None) -> MockConfigEntry:
+def stale_entry(
+    emu: PlexEmulator,
+    unique_id: str | None = None,
+    connections: list[str] | None = None,
+) -> MockConfigEntry:
     """An entry for ``emu`` whose token the server no longer takes."""
     return MockConfigEntry(
         domain=DOMAIN,
         title=emu.name,
         unique_id=unique_id or emu.machine_identifier,
-        data={CONF_URL: emu.url, CONF_TOKEN: "revoked", CONF_VERIFY_SSL: True},
+        data={
+            CONF_URL: emu.url,
+            CONF_TOKEN: "revoked",
+            CONF_VERIFY_SSL: True,
+            CONF_CONNECTIONS: connections or [],
+        },
     )
 
 
@@ -497,7 +506,7 @@ async def test_reauth_by_sign_in(
     """The entry's server is picked from the account's two without asking."""
     plextv.register(second_plex_server)
     plextv.register(plex_server)
-    entry = stale_entry(plex_server)
+    entry = stale_entry(plex_server, connections=["http://10.0.0.9:32400"])
     entry.add_to_hass(hass)
 
     result = await entry.start_reauth_flow(hass)
@@ -509,6 +518,7 @@ async def test_reauth_by_sign_in(
     assert result["reason"] == "reauth_successful"
     assert entry.data[CONF_TOKEN] == plex_server.token
     assert entry.data[CONF_URL] == plex_server.url
+    assert entry.data[CONF_CONNECTIONS] == ["http://10.0.0.9:32400"]
     assert entry.state is ConfigEntryState.LOADED
 
 
