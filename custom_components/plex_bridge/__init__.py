@@ -303,23 +303,14 @@ OPTION_DEFAULTS: dict[str, object] = {
 
 
 async def async_migrate_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
-    """Bring an entry to the version this code writes (1.2); refuse newer majors.
+    """Bring an entry to the version this code writes (1.2).
 
     1.1 -> 1.2: every option is stored with its default, so the options form, the
     diagnostics and the mirror read one complete set (an option the user set is
-    kept). A major version above 1 was written by a newer Plex Bridge, whose data
-    this one cannot know: it is refused, and Home Assistant says so.
+    kept). An entry of a major version above 1 was written by a newer Plex Bridge;
+    Home Assistant refuses it before calling this (``MIGRATION_ERROR``).
     """
-    if entry.version > 1:
-        LOGGER.error(
-            "%s was set up by a newer version of Plex Bridge (entry version %s.%s); "
-            "it cannot be downgraded",
-            entry.title,
-            entry.version,
-            entry.minor_version,
-        )
-        return False
-    if entry.minor_version < 2:
+    if entry.version == 1 and entry.minor_version < 2:
         hass.config_entries.async_update_entry(
             entry, options={**OPTION_DEFAULTS, **entry.options}, minor_version=2
         )
