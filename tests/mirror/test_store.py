@@ -81,7 +81,12 @@ def test_schema_is_created_in_wal_with_its_version(tmp_path: Path) -> None:
             "external_ids",
             "parts",
         } <= tables
-        assert {"sync_state", "search", "search_vocab"} <= tables
+        assert {
+            "sync_state",
+            "search_titles",
+            "search_text",
+            "search_titles_vocab",
+        } <= tables
     finally:
         store.close()
 
@@ -150,7 +155,7 @@ def test_libraries_are_stored_and_removed_with_their_items(store: MirrorStore) -
     assert store.item("1011") is None
     assert store.sync_state("2").cursor is None
     # The search index lost the removed items too.
-    rows = store.connection.execute("SELECT count(*) FROM search").fetchone()[0]
+    rows = store.connection.execute("SELECT count(*) FROM search_titles").fetchone()[0]
     assert rows == 1
 
 
@@ -301,7 +306,10 @@ def test_update_replaces_fields_tags_ids_and_parts(store: MirrorStore) -> None:
         ).fetchone()
         == first_id
     )
-    assert store.connection.execute("SELECT count(*) FROM search").fetchone()[0] == 2
+    assert (
+        store.connection.execute("SELECT count(*) FROM search_titles").fetchone()[0]
+        == 2
+    )
     assert store.connection.execute("SELECT count(*) FROM item_tags").fetchone()[0] == 1
 
 
@@ -371,9 +379,9 @@ def test_remove_takes_children(
     gone = store.remove_items(removed)
     assert gone == 10 - len(left)
     assert set().union(*(store.rating_keys("2", t) for t in (2, 3, 4))) == left
-    assert store.connection.execute("SELECT count(*) FROM search").fetchone()[0] == len(
-        left
-    )
+    assert store.connection.execute("SELECT count(*) FROM search_titles").fetchone()[
+        0
+    ] == len(left)
     orphans = store.connection.execute(
         "SELECT count(*) FROM parts WHERE item_id NOT IN (SELECT id FROM items)"
     ).fetchone()[0]

@@ -33,7 +33,7 @@ SCHEMES = ("imdb", "tmdb", "tvdb", "plex")
 
 _IMDB_ID = re.compile(r"^tt\d{5,10}$")
 _NUMERIC_ID = re.compile(r"^\d{1,12}$")
-_PLEX_ID = re.compile(r"^[0-9a-f]{6,40}$")
+_PLEX_ID = re.compile(r"^[0-9a-z]{1,64}$")
 
 # The legacy agents' names for our schemes.
 _LEGACY = {

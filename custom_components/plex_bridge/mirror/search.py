@@ -1,16 +1,107 @@
-"""Ranked full-text search over the mirror (rules in the module docstring below).
+"""Ranked search over the mirror: what a voice command or a search box expects.
 
-Work in progress: ``SearchHit`` is final; ``search`` lands next.
+Both the index and the query go through ``text.normalize`` (accents, case, punctuation,
+``&`` = ``and``; see mirror/text.py), so "Amelie" finds "Amélie", "spiderman" and
+"spider man" find "Spider-Man", "fast & furious" finds "Fast and Furious".
+
+How a query is answered:
+
+1. Candidates come from three cheap lookups, each limited: the B-tree indexes on the
+   titles' compact form without their leading article (``items.bare_compact``: exact
+   and prefix, so "matr" finds "The Matrix"); the FTS5 index over titles, their context (the show of an episode, the
+   artist of an album or track) and original titles; and, only when those found fewer
+   than ``limit``, the FTS5 index over every column (people and summaries too).
+2. Each candidate is classified here, in Python, against its indexed text, and only
+   candidates that really contain every query word are kept. The tiers, best first:
+
+   ==============  ===========================================================
+   ``exact``       the title is the query ("the matrix", "matrix"); also the
+                   full title of a child ("breaking bad pilot")
+   ``original_title``  the original title is the query (exactly)
+   ``prefix``      the title starts with the query ("toy story" -> "Toy Story 3")
+   ``word``        every word is in the title (the last one as a prefix), then
+                   title and context together
+   ``original_title``  every word in the original title
+   ``typo``        as ``word``, with one word corrected (see below)
+   ``word``        every word in the context only (the episodes of a show)
+   ``people``      every word in the people (with the title and context)
+   ``summary``     every word somewhere, summary included
+   ==============  ===========================================================
+
+   Within a tier, a closer title (more of it matched) comes first, then popularity
+   (view count and rating), then recency (``addedAt``). ``SearchHit.score`` is
+   ``10 * tier + tie-break`` with the tie-break in [0, 10), so tiers never mix.
+3. Numbers count: a number is never a prefix ("toy story 2" does not match "Toy Story
+   20") and a number in the query must be in the title ("toy story 2" does not return
+   "Toy Story", except as a summary match if its summary says "2").
+4. Typos: a word of five letters or more that is in no indexed text (and, as the last
+   word, starts none) is replaced by the indexed words at edit distance 1 (a letter
+   dropped, added, changed, or two swapped). Those come from the index's vocabulary
+   (``search_vocab``, an fts5vocab table), read once after each write.
+
+The user's text never reaches FTS5 as syntax: after normalisation a word has only
+letters and digits, and each is written as a quoted string (quotes doubled, although
+none can remain), so ``"``, ``*``, ``NEAR(``, ``AND``/``OR``/``NOT``, ``:``, ``^`` and
+the like are plain words or nothing. A query that normalises to nothing, is longer
+than ``MAX_QUERY_LENGTH`` characters or has more than ``MAX_WORDS`` words (no title
+is that long) matches nothing: it is never cut down to a shorter query that would
+match more than was asked.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Sequence, Set as AbstractSet
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import json
+import math
+import time
+from typing import TYPE_CHECKING, Any, Final
+
+from . import text
 
 if TYPE_CHECKING:
     from .store import MirrorItem, MirrorStore
+
+MAX_WORDS: Final = 32
+MAX_QUERY_LENGTH: Final = 500
+MAX_LIMIT: Final = 1000
+TYPO_MIN_LENGTH: Final = 5
+TYPO_MAX_LENGTH: Final = 24
+_PREFIX_CANDIDATES: Final = 100
+_FTS_CANDIDATES: Final = 200
+_ALPHABET: Final = "abcdefghijklmnopqrstuvwxyz0123456789"
+_TOP: Final = "\U0010ffff"
+_SHORT_PREFIX: Final = 3
+
+# Tier numbers (higher is better); ``SearchHit.match`` names them.
+EXACT: Final = 12
+FULL_EXACT: Final = 11
+ORIGINAL_EXACT: Final = 10
+PREFIX: Final = 9
+WORD: Final = 8
+WORD_CONTEXT: Final = 7
+ORIGINAL_WORD: Final = 6
+TYPO: Final = 5
+TYPO_CONTEXT: Final = 4
+CONTEXT_ONLY: Final = 3
+PEOPLE: Final = 2
+SUMMARY: Final = 1
+FILTER: Final = 0
+MATCH_NAMES: Final[dict[int, str]] = {
+    EXACT: "exact",
+    FULL_EXACT: "exact",
+    ORIGINAL_EXACT: "original_title",
+    PREFIX: "prefix",
+    WORD: "word",
+    WORD_CONTEXT: "word",
+    ORIGINAL_WORD: "original_title",
+    TYPO: "typo",
+    TYPO_CONTEXT: "typo",
+    CONTEXT_ONLY: "word",
+    PEOPLE: "people",
+    SUMMARY: "summary",
+    FILTER: "filter",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +111,314 @@ class SearchHit:
     item: MirrorItem
     score: float
     match: str
+
+
+# -- the query -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Query:
+    """A normalised query: its words, compact form, and each word's accepted forms."""
+
+    normal: str
+    compact: str
+    words: tuple[str, ...]
+    forms: tuple[frozenset[str], ...]
+    """Per word: the word itself, or its corrections when it was misspelt."""
+    corrected: tuple[bool, ...]
+    prefix_last: bool
+
+    def word_in(
+        self, position: int, words: Sequence[str], word_set: frozenset[str]
+    ) -> bool:
+        """Whether word ``position`` (in one of its forms) is among ``words``."""
+        forms = self.forms[position]
+        if not forms.isdisjoint(word_set):
+            return True
+        if self.prefix_last and position == len(self.words) - 1:
+            return any(word.startswith(form) for form in forms for word in words)
+        return False
+
+
+def _quote(word: str) -> str:
+    """A word as an FTS5 string (never syntax)."""
+    return '"' + word.replace('"', '""') + '"'
+
+
+def _fts_expression(query: _Query) -> str:
+    """The FTS5 expression: every word (in one of its forms), the last one as a prefix.
+
+    A last word of one or two letters is left out: as a prefix it would expand to a
+    good part of the vocabulary (slow), and the candidates are checked against it here
+    anyway (and the title B-tree finds titles that start with the whole query).
+    """
+    parts = []
+    last = len(query.words) - 1
+    for position, forms in enumerate(query.forms):
+        if (
+            query.prefix_last
+            and position == last
+            and len(query.words[last]) < _SHORT_PREFIX
+        ):
+            continue
+        star = " *" if query.prefix_last and position == last else ""
+        alternatives = [_quote(form) + star for form in sorted(forms)]
+        parts.append(
+            alternatives[0]
+            if len(alternatives) == 1
+            else "(" + " OR ".join(alternatives) + ")"
+        )
+    return " AND ".join(parts)
+
+
+def _edits(word: str) -> set[str]:
+    """Every string at edit distance 1 from ``word`` (Damerau: swaps count as one)."""
+    alphabet = set(_ALPHABET) | set(word)
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    edits = {left + right[1:] for left, right in splits if right}
+    edits |= {
+        left + right[1] + right[0] + right[2:]
+        for left, right in splits
+        if len(right) > 1
+    }
+    edits |= {
+        left + ch + right[1:] for left, right in splits if right for ch in alphabet
+    }
+    edits |= {left + ch + right for left, right in splits for ch in alphabet}
+    edits.discard(word)
+    return edits
+
+
+def _parse(store: MirrorStore, raw: str) -> _Query | None:
+    """The normalised query with typo corrections; ``None`` if it can match nothing."""
+    if len(raw) > MAX_QUERY_LENGTH:
+        return None
+    normal = text.normalize(raw)
+    words = tuple(normal.split(" ")) if normal else ()
+    if not words or len(words) > MAX_WORDS:
+        return None
+    last = len(words) - 1
+    prefix_last = not words[last].isdigit()
+    forms: list[frozenset[str]] = []
+    corrected: list[bool] = []
+    terms: AbstractSet[str] | None = None
+    for position, word in enumerate(words):
+        candidates = frozenset({word})
+        fixed = False
+        if TYPO_MIN_LENGTH <= len(word) <= TYPO_MAX_LENGTH and not word.isdigit():
+            if terms is None:
+                terms = store.vocabulary()
+            known = word in terms or (
+                prefix_last and position == last and store.has_prefix(word)
+            )
+            if not known and (near := frozenset(_edits(word) & terms)):
+                candidates, fixed = near, True
+        forms.append(candidates)
+        corrected.append(fixed)
+    return _Query(
+        normal=normal,
+        compact=normal.replace(" ", ""),
+        words=words,
+        forms=tuple(forms),
+        corrected=tuple(corrected),
+        prefix_last=prefix_last,
+    )
+
+
+# -- filters -------------------------------------------------------------------------------
+
+
+def _filters(
+    *,
+    types: Collection[str] | None,
+    library_keys: Collection[str] | None,
+    year: int | None,
+    year_range: tuple[int, int] | None,
+    genre: str | None,
+    watched: bool | None,
+    external_id: tuple[str, str] | None,
+) -> tuple[str, list[Any]]:
+    """SQL conditions on ``items`` (alias ``i``) and their arguments."""
+    from .store import TYPE_NUMBERS
+
+    clauses: list[str] = []
+    args: list[Any] = []
+    if types:
+        try:
+            numbers = sorted({TYPE_NUMBERS[name] for name in types})
+        except KeyError as err:
+            raise ValueError(f"unknown type {err.args[0]!r}") from None
+        clauses.append("i.type IN (SELECT value FROM json_each(?))")
+        args.append(json.dumps(numbers))
+    if library_keys:
+        clauses.append("i.library_key IN (SELECT value FROM json_each(?))")
+        args.append(json.dumps(sorted(str(key) for key in library_keys)))
+    if year is not None:
+        clauses.append("i.year = ?")
+        args.append(int(year))
+    if year_range is not None:
+        low, high = sorted((int(year_range[0]), int(year_range[1])))
+        clauses.append("i.year BETWEEN ? AND ?")
+        args.extend((low, high))
+    if genre is not None:
+        # An episode, season or track has its show's or artist's genres.
+        clauses.append(
+            "EXISTS (SELECT 1 FROM items g JOIN item_tags gt ON gt.item_id = g.id "
+            "JOIN tags t ON t.id = gt.tag_id WHERE g.rating_key IN "
+            "(i.rating_key, i.parent_key, i.grandparent_key) "
+            "AND t.kind = 'genre' AND t.norm = ?)"
+        )
+        args.append(text.normalize(genre))
+    if watched is not None:
+        clauses.append("i.watched = ?")
+        args.append(int(bool(watched)))
+    if external_id is not None:
+        scheme, value = external_id
+        clauses.append(
+            "i.id IN (SELECT item_id FROM external_ids WHERE scheme = ? AND value = ?)"
+        )
+        args.extend((scheme, value))
+    return (" AND ".join(clauses) or "1"), args
+
+
+# -- scoring -------------------------------------------------------------------------------
+
+_Words = tuple[list[str], frozenset[str]]
+_NO_WORDS: Final[_Words] = ([], frozenset())
+
+
+def _words(column: str | None) -> _Words:
+    """An indexed column's words, as a list (for prefixes) and a set."""
+    if not column:
+        return _NO_WORDS
+    words = column.split(" ")
+    return words, frozenset(words)
+
+
+@dataclass(slots=True)
+class _Candidate:
+    """What ranking needs of one candidate (the whole item is built for the winners)."""
+
+    item_id: int
+    type: int
+    title: str
+    original_title: str | None
+    parent_title: str | None
+    grandparent_title: str | None
+    view_count: int | None
+    rating: float | None
+    added_at: int | None
+    title_words: _Words
+    context_words: _Words
+    original_words: _Words
+    people_words: _Words = _NO_WORDS
+    summary_words: _Words = _NO_WORDS
+
+
+_CANDIDATE_SELECT: Final = (
+    "SELECT i.id, i.type, i.title, i.original_title, i.parent_title, i.grandparent_title, "
+    "i.view_count, i.rating, i.added_at, t.title, t.context, t.original FROM items i "
+    "LEFT JOIN search_titles t ON t.rowid = i.id "
+    "WHERE i.id IN (SELECT value FROM json_each(?))"
+)
+# Types whose parent's title makes a full title ("Discovery" by "Daft Punk" is the
+# album; "Season 1" of a show; a photo in an album). Episodes and tracks use their
+# grandparent (the show, the artist).
+_PARENT_CONTEXT: Final = frozenset({3, 9, 13})
+
+
+def _full_titles(candidate: _Candidate) -> list[str]:
+    """A child's compact title with its show or artist ("breakingbadpilot")."""
+    titles = []
+    own = text.compact(candidate.title)
+    if candidate.grandparent_title:
+        titles.append(text.compact(candidate.grandparent_title) + own)
+    if candidate.parent_title and candidate.type in _PARENT_CONTEXT:
+        titles.append(text.compact(candidate.parent_title) + own)
+    return titles
+
+
+def _starts(title: str, query: _Query) -> bool:
+    """Whether the normalised ``title`` starts with the query's words.
+
+    Word for word: every query word but the last is a whole title word, the last one
+    may be the start of one ("toy story 3", "matr"), unless it is a number.
+    """
+    if query.prefix_last:
+        return title.startswith(query.normal)
+    return title == query.normal or title.startswith(query.normal + " ")
+
+
+def _all_in(query: _Query, *columns: _Words) -> bool:
+    """Whether every query word is in one of ``columns``."""
+    return all(
+        any(query.word_in(position, words, word_set) for words, word_set in columns)
+        for position in range(len(query.words))
+    )
+
+
+def _classify_title(candidate: _Candidate, query: _Query) -> tuple[int, float]:
+    """The title tiers of a candidate and its coverage; ``(-1, 0)`` if none fits."""
+    title_normal = text.normalize(candidate.title)
+    bare_normal = text.bare(title_normal)
+    bare_compact = bare_normal.replace(" ", "")
+    own = title_normal.split(" ") if title_normal else []
+    coverage = min(1.0, len(query.words) / max(1, len(own)))
+    corrected = any(query.corrected)
+    if not corrected:
+        if query.compact in (title_normal.replace(" ", ""), bare_compact):
+            return EXACT, 1.0
+        if query.compact in _full_titles(candidate):
+            return FULL_EXACT, 1.0
+        if candidate.original_title and query.compact == text.compact(
+            candidate.original_title
+        ):
+            return ORIGINAL_EXACT, 1.0
+        if _starts(title_normal, query) or _starts(bare_normal, query):
+            return PREFIX, min(1.0, len(query.compact) / max(1, len(bare_compact)))
+    title = candidate.title_words
+    if _all_in(query, title):
+        return (TYPO if corrected else WORD), coverage
+    some_in_title = any(
+        query.word_in(position, *title) for position in range(len(query.words))
+    )
+    if some_in_title and _all_in(query, title, candidate.context_words):
+        return (TYPO_CONTEXT if corrected else WORD_CONTEXT), coverage * 0.5
+    if _all_in(query, candidate.original_words):
+        return (TYPO if corrected else ORIGINAL_WORD), coverage * 0.5
+    if _all_in(query, candidate.context_words):
+        return CONTEXT_ONLY, 0.0
+    return -1, 0.0
+
+
+def _classify_text(candidate: _Candidate, query: _Query) -> int:
+    """The people and summary tiers (for a candidate no title tier took)."""
+    title, context = candidate.title_words, candidate.context_words
+    if _all_in(query, candidate.people_words, title, context):
+        return PEOPLE
+    if _all_in(
+        query,
+        title,
+        context,
+        candidate.original_words,
+        candidate.people_words,
+        candidate.summary_words,
+    ):
+        return SUMMARY
+    return -1
+
+
+def _tie_break(candidate: _Candidate, coverage: float, now: float) -> float:
+    """Closeness, then popularity, then recency, in [0, 10)."""
+    views = math.log1p(max(0, candidate.view_count or 0)) / math.log1p(100)
+    rating = max(0.0, min(10.0, candidate.rating or 0.0)) / 10
+    popularity = min(1.0, 0.6 * min(1.0, views) + 0.4 * rating)
+    age_days = max(0.0, (now - (candidate.added_at or 0)) / 86400)
+    recency = 1 / (1 + age_days / 365)
+    return 5.0 * coverage + 3.0 * popularity + 1.9 * recency
+
+
+# -- search --------------------------------------------------------------------------------
 
 
 def search(
@@ -35,5 +434,175 @@ def search(
     external_id: tuple[str, str] | None = None,
     limit: int = 10,
 ) -> list[SearchHit]:
-    """Not built yet."""
-    raise NotImplementedError
+    """The best ``limit`` items for ``query`` and the filters (rules above).
+
+    ``query=None`` lists what the filters select, newest first (``match="filter"``).
+    ``ValueError`` for an unknown type name; a ``limit`` below 1 returns nothing and
+    one above ``MAX_LIMIT`` is capped.
+    """
+    limit = min(int(limit), MAX_LIMIT)
+    if limit < 1:
+        return []
+    where, args = _filters(
+        types=types,
+        library_keys=library_keys,
+        year=year,
+        year_range=year_range,
+        genre=genre,
+        watched=watched,
+        external_id=external_id,
+    )
+    db = store.connection
+    if query is None:
+        listed = [
+            item_id
+            for (item_id,) in db.execute(
+                f"SELECT i.id FROM items i WHERE {where} "  # noqa: S608 - built from constants
+                "ORDER BY i.added_at DESC, i.id DESC LIMIT ?",
+                (*args, limit),
+            )
+        ]
+        by_id = store.items_by_id(listed)
+        return [
+            SearchHit(by_id[item_id], 0.0, MATCH_NAMES[FILTER]) for item_id in listed
+        ]
+
+    parsed = _parse(store, query)
+    if parsed is None:
+        return []
+    ids: dict[int, None] = {}
+    if not any(parsed.corrected):
+        # Titles that are or start with the query, behind their article or not.
+        start = text.bare(parsed.normal).replace(" ", "")
+        ids.update(
+            dict.fromkeys(
+                item_id
+                for (item_id,) in db.execute(
+                    "SELECT i.id FROM items i WHERE i.bare_compact >= ? "  # noqa: S608
+                    f"AND i.bare_compact < ? AND {where} LIMIT ?",
+                    (start, start + _TOP, *args, _PREFIX_CANDIDATES),
+                )
+            )
+        )
+    expression = _fts_expression(parsed)
+    if expression:
+        ids.update(
+            dict.fromkeys(
+                _fts_ids(
+                    store,
+                    table="search_titles",
+                    weights="10.0, 4.0, 6.0",
+                    expression=expression,
+                    where=where,
+                    args=args,
+                )
+            )
+        )
+    candidates = _candidates(store, list(ids))
+    now = time.time()
+    scored: list[tuple[float, int, int]] = []
+    for candidate in candidates:
+        tier, coverage = _classify_title(candidate, parsed)
+        if tier >= 0:
+            scored.append(_scored(candidate, tier, coverage, now))
+    if len(scored) < limit and expression:
+        seen = {candidate.item_id for candidate in candidates}
+        text_ids = [
+            item_id
+            for item_id in _fts_ids(
+                store,
+                table="search_text",
+                weights="2.0, 1.0",
+                expression=expression,
+                where=where,
+                args=args,
+            )
+            if item_id not in seen
+        ]
+        for candidate in _candidates(store, text_ids, with_text=True):
+            tier = _classify_text(candidate, parsed)
+            if tier >= 0:
+                scored.append(_scored(candidate, tier, 0.0, now))
+    scored.sort(key=lambda entry: (-entry[0], entry[1]))
+    best = scored[:limit]
+    by_id = store.items_by_id([item_id for _, item_id, _ in best])
+    return [
+        SearchHit(by_id[item_id], score, MATCH_NAMES[tier])
+        for score, item_id, tier in best
+        if item_id in by_id
+    ]
+
+
+def _scored(
+    candidate: _Candidate, tier: int, coverage: float, now: float
+) -> tuple[float, int, int]:
+    """``(score, item id, tier)`` of a classified candidate."""
+    score = round(10.0 * tier + _tie_break(candidate, coverage, now), 4)
+    return score, candidate.item_id, tier
+
+
+def _fts_ids(
+    store: MirrorStore,
+    *,
+    table: str,
+    weights: str,
+    expression: str,
+    where: str,
+    args: list[Any],
+) -> Iterable[int]:
+    """Item ids matching an FTS5 expression and the filters, best BM25 first."""
+    return [
+        item_id
+        for (item_id,) in store.connection.execute(
+            f"SELECT s.rowid FROM {table} s JOIN items i ON i.id = s.rowid "  # noqa: S608
+            f"WHERE {table} MATCH ? AND {where} "
+            f"ORDER BY bm25({table}, {weights}) LIMIT ?",
+            (expression, *args, _FTS_CANDIDATES),
+        )
+    ]
+
+
+def _candidates(
+    store: MirrorStore, ids: list[int], *, with_text: bool = False
+) -> list[_Candidate]:
+    """The candidates of ``ids`` in that order, with their indexed words."""
+    if not ids:
+        return []
+    db = store.connection
+    key = json.dumps(ids)
+    rows = {row[0]: row for row in db.execute(_CANDIDATE_SELECT, (key,))}
+    texts: dict[int, tuple[str, str]] = {}
+    if with_text:
+        texts = {
+            rowid: (people, summary)
+            for rowid, people, summary in db.execute(
+                "SELECT rowid, people, summary FROM search_text "
+                "WHERE rowid IN (SELECT value FROM json_each(?))",
+                (key,),
+            )
+        }
+    result = []
+    for item_id in ids:
+        row = rows.get(item_id)
+        if row is None:
+            continue
+        people, summary = texts.get(item_id, ("", ""))
+        result.append(
+            _Candidate(
+                item_id=item_id,
+                type=row[1],
+                title=row[2],
+                original_title=row[3],
+                parent_title=row[4],
+                grandparent_title=row[5],
+                view_count=row[6],
+                rating=row[7],
+                added_at=row[8],
+                title_words=_words(row[9]),
+                context_words=_words(row[10]),
+                original_words=_words(row[11]),
+                people_words=_words(people),
+                summary_words=_words(summary),
+            )
+        )
+    return result

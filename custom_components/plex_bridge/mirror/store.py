@@ -15,11 +15,15 @@ file from version n to n + 1):
 - ``tags`` (kind + tag: genre, director, writer, producer, actor, collection, country,
   label, mood, style) and ``item_tags``; ``external_ids`` (imdb, tmdb, tvdb, plex; one
   row each); ``parts`` (the Plex path and the mapped local path of each file).
-- ``search``: an FTS5 table of normalised text (mirror/text.py) with the columns
-  ``title`` (the item's own title, plus the joined forms of hyphenated words),
-  ``context`` (the show for a season or an episode, the artist for an album, artist and
-  album for a track), ``original`` (the original title), ``people`` and ``summary``.
-  Its rowid is ``items.id``. Search is in mirror/search.py.
+- ``search_titles`` and ``search_text``: FTS5 tables of normalised text
+  (mirror/text.py), rowid ``items.id``. ``search_titles`` has ``title`` (the item's
+  own title, plus the joined forms of hyphenated words), ``context`` (the show for a
+  season or an episode, the artist for an album, artist and album for a track) and
+  ``original`` (the original title); ``search_text`` has ``people`` and ``summary``
+  (only for items that have either). Two tables, so that a title search walks only
+  the short title lists, not every summary that has the word. ``detail=column``: no
+  positions are kept (search asks for words, never phrases), which keeps writes fast.
+  Search is in mirror/search.py.
 
 Writes are batched: one transaction per call, ``executemany`` for every table, WAL
 with ``synchronous=NORMAL`` (a commit is durable once the WAL is checkpointed; a crash
@@ -35,7 +39,14 @@ tells the user.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    Collection,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+    Set as AbstractSet,
+)
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 import json
@@ -139,15 +150,13 @@ _SCHEMA_V1: Final = (
         watched INTEGER NOT NULL DEFAULT 0,
         thumb TEXT,
         guid TEXT,
-        title_compact TEXT NOT NULL,
         bare_compact TEXT NOT NULL
     )
     """,
     "CREATE INDEX items_library_type ON items(library_key, type)",
     "CREATE INDEX items_parent ON items(parent_key)",
-    "CREATE INDEX items_grandparent ON items(grandparent_key)",
-    "CREATE INDEX items_title_compact ON items(title_compact)",
     "CREATE INDEX items_bare_compact ON items(bare_compact)",
+    "CREATE INDEX items_added ON items(added_at)",
     """
     CREATE TABLE tags (
         id INTEGER PRIMARY KEY,
@@ -189,12 +198,19 @@ _SCHEMA_V1: Final = (
     ) WITHOUT ROWID
     """,
     """
-    CREATE VIRTUAL TABLE search USING fts5(
-        title, context, original, people, summary,
-        tokenize = 'unicode61 remove_diacritics 2'
+    CREATE VIRTUAL TABLE search_titles USING fts5(
+        title, context, original,
+        tokenize = 'unicode61 remove_diacritics 2', detail = column
     )
     """,
-    "CREATE VIRTUAL TABLE search_vocab USING fts5vocab(search, 'row')",
+    """
+    CREATE VIRTUAL TABLE search_text USING fts5(
+        people, summary,
+        tokenize = 'unicode61 remove_diacritics 2', detail = column
+    )
+    """,
+    "CREATE VIRTUAL TABLE search_titles_vocab USING fts5vocab(search_titles, 'row')",
+    "CREATE VIRTUAL TABLE search_text_vocab USING fts5vocab(search_text, 'row')",
 )
 
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_SCHEMA_V1,)
@@ -204,7 +220,8 @@ _CHILD_TABLES: Final = (
     ("item_tags", "item_id"),
     ("external_ids", "item_id"),
     ("parts", "item_id"),
-    ("search", "rowid"),
+    ("search_titles", "rowid"),
+    ("search_text", "rowid"),
 )
 """What an item's upsert replaces (the first three would also go by cascade)."""
 
@@ -237,7 +254,6 @@ _ITEM_COLUMNS: Final = (
     "watched",
     "thumb",
     "guid",
-    "title_compact",
     "bare_compact",
 )
 _UPSERT_ITEM: Final = (
@@ -444,7 +460,6 @@ def _convert(library_key: str, metadata: Mapping[str, Any]) -> _Row | None:
         int(watched),
         _str(get("thumb")),
         _str(get("guid")),
-        title_normal.replace(" ", ""),
         text.bare(title_normal).replace(" ", ""),
     )
     tags: list[tuple[str, str, str | None]] = []
@@ -504,8 +519,7 @@ class MirrorStore:
         self._db = connection
         self.path = path
         self._tag_ids: dict[tuple[str, str], int] = {}
-        self._vocabulary: list[str] | None = None
-        self._vocabulary_set: frozenset[str] = frozenset()
+        self._vocabulary: set[str] | None = None
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -537,7 +551,7 @@ class MirrorStore:
             connection.execute("PRAGMA synchronous = NORMAL")
             connection.execute("PRAGMA foreign_keys = ON")
             connection.execute("PRAGMA temp_store = MEMORY")
-            connection.execute("PRAGMA cache_size = -16000")
+            connection.execute("PRAGMA cache_size = -32000")
             if check:
                 result = [row[0] for row in connection.execute("PRAGMA quick_check(5)")]
                 if result != ["ok"]:
@@ -594,11 +608,9 @@ class MirrorStore:
         except BaseException:
             cursor.execute("ROLLBACK")
             self._tag_ids.clear()
-            raise
-        else:
-            cursor.execute("COMMIT")
-        finally:
             self._vocabulary = None
+            raise
+        cursor.execute("COMMIT")
 
     # -- libraries -------------------------------------------------------------------------
 
@@ -623,11 +635,12 @@ class MirrorStore:
                 if key not in keep
             ]
             if removed:
-                cursor.execute(
-                    "DELETE FROM search WHERE rowid IN (SELECT id FROM items WHERE "
-                    "library_key IN (SELECT value FROM json_each(?)))",
-                    (json.dumps(removed),),
-                )
+                for table in ("search_titles", "search_text"):
+                    cursor.execute(
+                        f"DELETE FROM {table} WHERE rowid IN (SELECT id FROM items WHERE "  # noqa: S608 - constant names
+                        "library_key IN (SELECT value FROM json_each(?)))",
+                        (json.dumps(removed),),
+                    )
                 cursor.executemany(
                     "DELETE FROM libraries WHERE key = ?", [(k,) for k in removed]
                 )
@@ -776,10 +789,19 @@ class MirrorStore:
                 parts,
             )
             cursor.executemany(
-                "INSERT INTO search (rowid, title, context, original, people, summary) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                fts,
+                "INSERT INTO search_titles (rowid, title, context, original) "
+                "VALUES (?, ?, ?, ?)",
+                [row[:4] for row in fts],
             )
+            cursor.executemany(
+                "INSERT INTO search_text (rowid, people, summary) VALUES (?, ?, ?)",
+                [(row[0], row[4], row[5]) for row in fts if row[4] or row[5]],
+            )
+            if self._vocabulary is not None:
+                vocabulary = self._vocabulary
+                for row in rows:
+                    for column in row.fts:
+                        vocabulary.update(column.split())
         added_keys = [key for key in keys if key not in before]
         return UpsertResult(len(added_keys), len(keys) - len(added_keys), added_keys)
 
@@ -794,20 +816,28 @@ class MirrorStore:
                 "WITHOUT ROWID"
             )
             cursor.execute("DELETE FROM temp.doomed")
+            # Children by their parent link (indexed), recursively: show -> seasons ->
+            # episodes, artist -> albums -> tracks, photo album -> photos.
             cursor.execute(
                 "INSERT OR IGNORE INTO temp.doomed "
                 "WITH RECURSIVE sub(k) AS ("
                 " SELECT value FROM json_each(?)"
-                " UNION SELECT items.rating_key FROM items JOIN sub ON items.parent_key = sub.k"
                 " UNION SELECT items.rating_key FROM items"
-                " JOIN sub ON items.grandparent_key = sub.k"
+                " JOIN sub ON items.parent_key = sub.k"
                 ") SELECT k FROM sub",
                 (json.dumps(keys),),
             )
+            # Leaves whose parent the mirror lacks (an episode of a season it has not
+            # seen) still go with their grandparent: one scan, no index to maintain.
             cursor.execute(
-                "DELETE FROM search WHERE rowid IN (SELECT id FROM items WHERE rating_key IN "
-                "(SELECT rating_key FROM temp.doomed))"
+                "INSERT OR IGNORE INTO temp.doomed SELECT rating_key FROM items "
+                "WHERE grandparent_key IN (SELECT rating_key FROM temp.doomed)"
             )
+            for table in ("search_titles", "search_text"):
+                cursor.execute(
+                    f"DELETE FROM {table} WHERE rowid IN (SELECT id FROM items "  # noqa: S608 - constant names
+                    "WHERE rating_key IN (SELECT rating_key FROM temp.doomed))"
+                )
             cursor.execute(
                 "DELETE FROM items WHERE rating_key IN (SELECT rating_key FROM temp.doomed)"
             )
@@ -1061,12 +1091,26 @@ class MirrorStore:
         """The connection (search runs its own read queries on it)."""
         return self._db
 
-    def vocabulary(self) -> tuple[list[str], frozenset[str]]:
-        """The index's terms, sorted and as a set; reloaded after any write."""
+    def vocabulary(self) -> AbstractSet[str]:
+        """The index's terms (for typo correction), read once and then kept up to date.
+
+        Upserts add their words; removals leave theirs (a stale word costs at most a
+        correction that then matches nothing). A failed write drops the set.
+        """
         if self._vocabulary is None:
-            terms = [
-                term for (term,) in self._db.execute("SELECT term FROM search_vocab")
-            ]
-            self._vocabulary = terms
-            self._vocabulary_set = frozenset(terms)
-        return self._vocabulary, self._vocabulary_set
+            self._vocabulary = {
+                term
+                for table in ("search_titles_vocab", "search_text_vocab")
+                for (term,) in self._db.execute(f"SELECT term FROM {table}")  # noqa: S608 - constant names
+            }
+        return self._vocabulary
+
+    def has_prefix(self, prefix: str) -> bool:
+        """Whether an indexed term starts with ``prefix``."""
+        return any(
+            self._db.execute(
+                f"SELECT 1 FROM {table} WHERE term >= ? AND term < ? LIMIT 1",  # noqa: S608 - constant names
+                (prefix, prefix + "\U0010ffff"),
+            ).fetchone()
+            for table in ("search_titles_vocab", "search_text_vocab")
+        )
