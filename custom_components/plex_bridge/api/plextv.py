@@ -1,22 +1,24 @@
 """plex.tv: PIN sign-in and the servers an account reaches, on an aiohttp session.
 
 Why our own small client rather than python-plexapi's ``MyPlexPinLogin`` /
-``MyPlexAccount.resources()`` (tests/api/test_plextv_choice.py runs both through the
-emulated plex.tv and shows that they read the same resources):
+``MyPlexAccount.resources()`` / ``MyPlexResource.connect()``
+(``test_both_clients_read_the_same_servers`` in tests/api/test_plextv.py runs both
+through the emulated plex.tv: they read the same sign-in and the same servers, so
+the choice is not about what they can read):
 
 - python-plexapi is synchronous (``requests``): every call would go to the
   executor, and the PIN poll would hold an executor thread for minutes, or need a
-  loop of executor jobs, while this client is four awaited requests.
+  chain of executor jobs, where this client is a few awaited requests on Home
+  Assistant's shared aiohttp session (its pool, TLS settings and timeouts).
 - Its plex.tv host is written into its classes (``MyPlexAccount.PLEXTV`` and
   friends); it can only be pointed elsewhere at the transport level (a
-  ``requests`` adapter), while the integration has one constant,
-  ``const.PLEX_TV_URL``, that tests point at the emulated plex.tv.
-- ``resource.connect()`` tries the connections in threads and picks by its own
-  rules (https first, then whatever answers first); the integration wants
-  local > remote > relay and a machine-identifier check (api/connections.py), so
-  only the resource list would be used from it anyway.
-- It would add a second HTTP stack beside Home Assistant's shared aiohttp session
-  (its own connection pool, TLS settings and timeouts).
+  ``requests`` adapter), where this client takes ``const.PLEX_TV_URL``.
+- ``connect()`` also prefers local over remote over relay, but it opens a
+  ``PlexServer`` with the token on every listed address (the token goes to
+  addresses that may be another machine now), waits for the slowest of them, and
+  logs each attempt as ``<url>?X-Plex-Token=<token>`` at debug level: the token
+  would reach the log. api/connections.py asks ``/identity`` without the token and
+  stops as soon as the best answer is known.
 
 The token is sent as the ``X-Plex-Token`` header, never in a URL, and never logged.
 """
@@ -155,8 +157,8 @@ class PlexTVClient:
     ) -> None:
         self._session = session
         self.client_identifier = client_identifier
+        # plex.tv: const.PLEX_TV_URL, which tests point at the emulated one.
         self.base_url = base_url.rstrip("/")
-        """plex.tv (``const.PLEX_TV_URL``, which tests point at the emulated one)."""
         self._timeout = request_timeout
 
     def auth_url(self, pin: Pin) -> str:
