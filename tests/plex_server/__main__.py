@@ -15,6 +15,10 @@ machine identifier) and port ``port + i`` (or a free port when ``--port 0``). Al
 servers share the owner token (``--token``, random by default), which is also the
 plex.tv account's token. Progress goes to stderr; stdout carries only the JSON.
 
+``--lively`` makes each server play things by itself (``lively.LivelyWorld``: sessions
+start, pause, seek and stop every few seconds, and an episode is added now and
+then), as ``scripts/develop --demo`` does unless ``--still``.
+
 The control API needs no token: bind to loopback only (the default host).
 
 ``--gdm-port P`` also answers GDM searches (UDP, ``gdm.py``) for every server on
@@ -35,6 +39,7 @@ from typing import Any
 
 from .gdm import GDMResponder
 from .generator import PRESETS
+from .lively import LivelyWorld
 from .plextv import PlexTV
 from .server import PlexEmulator
 
@@ -70,6 +75,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=0,
         help="emulated plex.tv's port (0: any free port)",
+    )
+    parser.add_argument(
+        "--lively",
+        action="store_true",
+        help="play things on the players by itself, and add an episode now and then",
     )
     parser.add_argument(
         "--name",
@@ -146,6 +156,7 @@ async def serve(args: argparse.Namespace) -> None:
         account_id=servers[0].owner_id,
     )
     gdm = GDMResponder(servers) if args.gdm_port is not None else None
+    worlds = [LivelyWorld(emu, seed=emu.seed) for emu in servers] if args.lively else []
     try:
         for index, emu in enumerate(servers):
             await emu.start(args.host, server_port(args.port, index))
@@ -153,10 +164,15 @@ async def serve(args: argparse.Namespace) -> None:
         await plextv.start(args.host, args.plextv_port)
         if gdm is not None:
             await gdm.start(args.host, args.gdm_port)
+        for world in worlds:
+            await world.start()
         print(startup_line(servers, plextv, gdm), flush=True)
-        log(f"serving {len(servers)} server(s); stop with Ctrl-C")
+        lively = " (lively)" if worlds else ""
+        log(f"serving {len(servers)} server(s){lively}; stop with Ctrl-C")
         await stop.wait()
     finally:
+        for world in worlds:
+            await world.stop()
         if gdm is not None:
             await gdm.stop()
         await plextv.stop()
