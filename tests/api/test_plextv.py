@@ -18,6 +18,7 @@ import aiohttp
 from plexapi.myplex import MyPlexAccount, MyPlexPinLogin
 import pytest
 
+from custom_components.plex_bridge.api.connections import async_choose_connection
 from custom_components.plex_bridge.api.plextv import (
     Pin,
     PinExpiredError,
@@ -261,3 +262,46 @@ async def test_both_clients_read_the_same_servers(
         for r in ours
         if r.is_server
     ]
+
+
+async def test_plexapi_connect_sends_the_token_to_every_address(
+    plextv: PlexTV,
+    plex_server: PlexEmulator,
+    second_plex_server_for_api: PlexEmulator,
+    run_sync: Callable[..., Any],
+    session: aiohttp.ClientSession,
+) -> None:
+    """A listed address that is another machine now gets python-plexapi's token.
+
+    api/connections.py asks it for ``/identity`` without one.
+    """
+    other = second_plex_server_for_api
+    plextv.unregister(plex_server)
+    plextv.register(plex_server, [Connection(other.url), Connection(plex_server.url)])
+    seen: list[str | None] = []
+    record = other.faults.record
+
+    def record_token(request: Any) -> None:
+        seen.append(
+            request.headers.get("X-Plex-Token") or request.query.get("X-Plex-Token")
+        )
+        record(request)
+
+    other.faults.record = record_token  # type: ignore[method-assign]
+    requests_session = plextv_session(plextv.url)
+    try:
+        account = await run_sync(
+            lambda: MyPlexAccount(token=plextv.owner.token, session=requests_session)
+        )
+        (resource,) = await run_sync(account.resources)
+        await run_sync(resource.connect)
+    finally:
+        requests_session.close()
+    assert plex_server.token in seen
+
+    seen.clear()
+    choice = await async_choose_connection(
+        session, [c.uri for c in resource.connections], plex_server.machine_identifier
+    )
+    assert choice.url == plex_server.url
+    assert seen == [None]

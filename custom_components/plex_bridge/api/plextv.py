@@ -14,11 +14,12 @@ the choice is not about what they can read):
   friends); it can only be pointed elsewhere at the transport level (a
   ``requests`` adapter), where this client takes ``const.PLEX_TV_URL``.
 - ``connect()`` also prefers local over remote over relay, but it opens a
-  ``PlexServer`` with the token on every listed address (the token goes to
-  addresses that may be another machine now), waits for the slowest of them, and
-  logs each attempt as ``<url>?X-Plex-Token=<token>`` at debug level: the token
-  would reach the log. api/connections.py asks ``/identity`` without the token and
-  stops as soon as the best answer is known.
+  ``PlexServer`` with the token on every listed address, and an address plex.tv
+  still lists may be another machine now (the test
+  ``test_plexapi_connect_sends_the_token_to_every_address`` shows it); it also
+  waits for the slowest address. api/connections.py asks ``/identity`` without
+  the token, checks the machine identifier, and stops as soon as the best answer
+  is known.
 
 The token is sent as the ``X-Plex-Token`` header, never in a URL, and never logged.
 """
