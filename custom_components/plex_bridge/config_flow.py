@@ -57,7 +57,11 @@ from yarl import URL
 
 from . import async_client_identifier, create_client
 from .api import PlexAuthError, PlexUnavailableError, ServerInfo
-from .api.connections import NoConnectionError, async_choose_connection
+from .api.connections import (
+    NoConnectionError,
+    async_choose_connection,
+    is_certificate_error,
+)
 from .api.plextv import (
     PinExpiredError,
     PlexTVAuthError,
@@ -286,7 +290,9 @@ class PlexBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
             return await create_client(self.hass, dict(data)).server_info(), {}
         except PlexAuthError:
             return None, {"base": "invalid_auth"}
-        except PlexUnavailableError:
+        except PlexUnavailableError as err:
+            if is_certificate_error(err):
+                return None, {"base": "ssl_error"}
             return None, {"base": "cannot_connect"}
         except Exception:  # noqa: BLE001 - anything else is shown as "unknown", and logged
             LOGGER.exception("Unexpected error while connecting to the Plex server")

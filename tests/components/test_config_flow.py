@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.const import CONF_TOKEN, CONF_URL, CONF_VERIFY_SSL
 from homeassistant.core import HomeAssistant
@@ -12,6 +14,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.plex_bridge.config_flow import normalize_url
 from custom_components.plex_bridge.const import CONF_CONNECTIONS, DOMAIN
 from tests.plex_server import PlexEmulator
+from tests.tls import TLSListener, tls_server_context
 
 
 async def start_user_flow(hass: HomeAssistant) -> str:
@@ -231,3 +234,20 @@ async def test_same_server_by_hand_keeps_the_stored_alternatives(
         "http://127.0.0.1:9",
         "http://10.0.0.9:32400",
     ]
+
+
+async def test_user_flow_self_signed_certificate(
+    hass: HomeAssistant, socket_enabled: None, tmp_path: Path
+) -> None:
+    """An https server whose certificate nothing trusts: ssl_error, not cannot_connect."""
+    tls = TLSListener(tls_server_context(tmp_path))
+    url = await tls.start()
+    try:
+        flow_id = await start_user_flow(hass)
+        result = await hass.config_entries.flow.async_configure(
+            flow_id, {CONF_URL: url, CONF_TOKEN: "token"}
+        )
+    finally:
+        await tls.stop()
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "ssl_error"}

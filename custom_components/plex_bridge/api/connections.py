@@ -55,6 +55,22 @@ class ConnectionChoice:
     others: list[str]
 
 
+def is_certificate_error(err: BaseException) -> bool:
+    """Whether ``err`` (or what caused it) is a failed TLS certificate check."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(
+            seen, aiohttp.ClientConnectorCertificateError | ssl.SSLCertVerificationError
+        ):
+            return True
+        if isinstance(seen, aiohttp.ClientSSLError) and isinstance(
+            getattr(seen, "os_error", None), ssl.SSLCertVerificationError
+        ):
+            return True
+        seen = seen.__cause__
+    return False
+
+
 class _CertificateError(Exception):
     """A probe failed on the server's certificate."""
 
@@ -79,10 +95,8 @@ async def _probe(
         ):
             response.raise_for_status()
             body = await response.json(content_type=None)
-    except aiohttp.ClientConnectorCertificateError as err:
-        raise _CertificateError(url) from err
     except aiohttp.ClientSSLError as err:
-        if isinstance(getattr(err, "os_error", None), ssl.SSLCertVerificationError):
+        if is_certificate_error(err):
             raise _CertificateError(url) from err
         raise
     container = body.get("MediaContainer", {}) if isinstance(body, dict) else {}
