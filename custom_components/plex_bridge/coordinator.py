@@ -301,7 +301,8 @@ class PlexSessionsCoordinator(DataUpdateCoordinator[SessionsData]):
             if self.data.present != present:
                 self.async_set_updated_data(self.data)
         self._async_track_presence()
-        if self.presence is not None:
+        # While the server does not answer, nobody can tell who left: none is removed.
+        if self.presence is not None and self.last_update_success:
             self.presence.async_remove_stale()
 
     @callback

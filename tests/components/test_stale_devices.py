@@ -204,3 +204,24 @@ async def test_user_may_delete_a_gone_player_only(
     plex_server.players.add(returning)
     await async_minutes_pass(hass, freezer, 1)
     assert hass.states.get(BEDROOM).state == "idle"
+
+
+async def test_no_player_is_removed_while_the_server_is_down(
+    hass: HomeAssistant,
+    plex_server: PlexEmulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """An outage longer than the retention: the server cannot say who left."""
+    plex_server.players.remove(BEDROOM_ID)
+    await async_minutes_pass(hass, freezer, 1)
+    assert hass.states.get(BEDROOM).state == "off"
+    plex_server.faults.add("/:/websockets/notifications", ws_drop=True)
+    plex_server.faults.add("*", status=503)
+    sessions = loaded_entry.runtime_data.sessions
+    await sessions.async_refresh()
+    assert not sessions.last_update_success
+
+    await async_minutes_pass(hass, freezer, 30)
+    assert device_of(hass, loaded_entry, BEDROOM_ID) is not None
+    assert hass.states.get(BEDROOM).state == "unavailable"
