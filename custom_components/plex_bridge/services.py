@@ -667,8 +667,9 @@ async def _async_search(call: ServiceCall) -> ServiceResponse:
             keys = _library_keys(libraries, library)
             if not keys:
                 continue
+        # More hits than results: copies of one title become one result.
         hits = await mirror.async_search(
-            query, library_keys=keys, limit=limit, **filters
+            query, library_keys=keys, limit=min(MAX_LIMIT, 2 * limit), **filters
         )
         searches.append((entry, libraries, hits))
     if library is not None and not searches:
