@@ -23,7 +23,11 @@ from dataclasses import dataclass
 import re
 from typing import Any, Final
 
-from homeassistant.config_entries import ConfigFlowResult, OptionsFlowWithReload
+from homeassistant.config_entries import (
+    ConfigEntryState,
+    ConfigFlowResult,
+    OptionsFlowWithReload,
+)
 from homeassistant.helpers.selector import (
     BooleanSelector,
     NumberSelector,
@@ -205,7 +209,7 @@ class PlexBridgeOptionsFlow(OptionsFlowWithReload):
         """Read the server's accounts and libraries, then show (and check) the form."""
         entry = self.config_entry
         if user_input is None:
-            if not hasattr(entry, "runtime_data"):
+            if entry.state is not ConfigEntryState.LOADED:
                 return self.async_abort(reason="not_loaded")
             try:
                 accounts, sections = await self._async_read_choices()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 import dataclasses
+from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
@@ -136,12 +137,25 @@ async def test_one_server_down_leaves_the_other_available(
 
 async def test_removing_one_entry_leaves_the_other_working(
     hass: HomeAssistant,
+    hass_storage: dict[str, Any],
     plex_server: PlexEmulator,
     loaded_entry: MockConfigEntry,
     second_entry: MockConfigEntry,
 ) -> None:
+    stores = {
+        entry.entry_id: f"{DOMAIN}.{entry.entry_id}.players"
+        for entry in (loaded_entry, second_entry)
+    }
     assert await hass.config_entries.async_remove(second_entry.entry_id)
     await hass.async_block_till_done()
+
+    # What the removed entry stored of its players is gone; the other's is not.
+    assert stores[second_entry.entry_id] not in hass_storage
+    await hass.config_entries.async_reload(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    assert stores[loaded_entry.entry_id] in hass_storage
+    sessions = loaded_entry.runtime_data.sessions
+    await wait_for_coordinator(sessions, lambda: sessions.push_connected)
 
     assert hass.states.get(SECOND_BEDROOM) is None
     registry = dr.async_get(hass)
