@@ -274,8 +274,7 @@ class MirrorSync:
         started, requests = time.monotonic(), self._client.requests_made
         keys = [str(key) for key in rating_keys]
         if keys:
-            # Children go too, and their keys are not known here: forget all.
-            self._forget()
+            self._forget(keys)
             result.removed = await self._db.call(_remove, keys)
         return self._finish(result, started, requests)
 
@@ -370,11 +369,12 @@ class MirrorSync:
                 key = str(item.get("ratingKey"))
                 recent[key] = (_content_hash(item), newest, library_key)
 
-    def _forget(self, keys: Iterable[str] | None = None) -> None:
-        """Drop the hashes of these items (of every item: ``None``)."""
-        if keys is None:
-            self._recent.clear()
-            return
+    def _forget(self, keys: Iterable[str]) -> None:
+        """Drop the hashes of these items.
+
+        The hashes of a removed item's children may stay: Plex never gives a
+        rating key to another item, so they can never match anything again.
+        """
         for key in keys:
             self._recent.pop(key, None)
 
@@ -576,6 +576,12 @@ class MirrorSync:
             if (entry := recent.get(str(item.get("ratingKey")))) is None
             or entry[0] != _content_hash(item)
         ]
+        _LOGGER.debug(
+            "Library %s: %d of %d items read are new or changed",
+            run.key,
+            len(fresh),
+            len(items),
+        )
         if fresh:
             self._record(run, await self._upsert(run.key, fresh))
             self._remember(run.key, fresh, run.newest - MARGIN)
@@ -710,7 +716,7 @@ class MirrorSync:
             really_gone = [key for key in gone if key not in present]
             if really_gone:
                 parents |= await self._db.call(_parent_keys, really_gone)
-                self._forget()
+                self._forget(really_gone)
                 run.removed += await self._db.call(_remove, really_gone)
                 parents -= set(really_gone)
         if missing:
