@@ -206,7 +206,8 @@ class PlexBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
         self._sign_in_error: str | None = None
         self._username: str | None = None
         self._servers: list[Resource] = []
-        self._discovery: dict[str, str] | None = None
+        self._discovery: dict[str, str] = {}
+        """``url``, ``machine_identifier`` and ``name`` of a server found by GDM."""
         self._finished = False
 
     @staticmethod
@@ -448,25 +449,18 @@ class PlexBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
                     if self.source == SOURCE_REAUTH
                     else "not_in_account"
                 )
-            return await self._async_use_only(matching[0])
+            return await self._async_use_server(matching[0])
         if not self._servers:
             return self.async_abort(reason="no_servers")
         if len(self._servers) == 1:
-            return await self._async_use_only(self._servers[0])
+            return await self._async_use_server(self._servers[0])
         return await self.async_step_select_server()
-
-    async def _async_use_only(self, resource: Resource) -> ConfigFlowResult:
-        """The one server there is: no form, so a failure ends the flow."""
-        result = await self._async_use_server(resource)
-        if isinstance(result, str):  # not reached: without a form, it aborts
-            return self.async_abort(reason=result)
-        return result
 
     def _wanted_server(self) -> str | None:
         """The machine identifier this flow must end with, if it knows one already."""
         if self.source == SOURCE_REAUTH:
             return self._get_reauth_entry().unique_id
-        if self._discovery is not None:
+        if self._discovery:
             return self._discovery["machine_identifier"]
         return None
 
@@ -481,11 +475,11 @@ class PlexBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
                 for r in self._servers
                 if r.client_identifier == user_input[CONF_SERVER]
             )
-            result = await self._async_use_server(chosen, in_form=True)
-            if isinstance(result, str):
-                errors["base"] = result
+            connected = await self._async_connect(chosen)
+            if isinstance(connected, str):
+                errors["base"] = connected
             else:
-                return result
+                return await self._async_finish_sign_in(*connected)
         servers = sorted(self._servers, key=lambda r: (not r.presence, r.name.lower()))
         options = [
             SelectOptionDict(
@@ -501,14 +495,20 @@ class PlexBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
             errors=errors,
         )
 
-    async def _async_use_server(
-        self, resource: Resource, *, in_form: bool = False
-    ) -> ConfigFlowResult | str:
-        """Pick the resource's best connection and end the flow with it.
+    async def _async_use_server(self, resource: Resource) -> ConfigFlowResult:
+        """Connect to the only server, or the one the flow is about.
 
-        With ``in_form`` a failure is returned as the form's error key; otherwise
-        the flow aborts with it.
+        There is no form to show an error on, so a failure ends the flow.
         """
+        connected = await self._async_connect(resource)
+        if isinstance(connected, str):
+            return self.async_abort(reason=connected)
+        return await self._async_finish_sign_in(*connected)
+
+    async def _async_connect(
+        self, resource: Resource
+    ) -> tuple[ServerInfo, dict[str, Any]] | str:
+        """The resource's best connection and the server's answer there; or an error key."""
         candidates = [c.uri for c in resource.connections_by_preference()]
         verify_ssl = True
         kept: list[str] = []
@@ -519,7 +519,7 @@ class PlexBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
             candidates = [entry.data[CONF_URL], *candidates]
             verify_ssl = bool(entry.data.get(CONF_VERIFY_SSL, True))
             kept = list(entry.data.get(CONF_CONNECTIONS, []))
-        elif self._discovery is not None:
+        elif self._discovery:
             candidates.append(self._discovery[CONF_URL])
         try:
             choice = await async_choose_connection(
@@ -528,8 +528,7 @@ class PlexBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
                 resource.client_identifier,
             )
         except NoConnectionError as err:
-            reason = "ssl_error" if err.ssl_only else "cannot_connect"
-            return reason if in_form else self.async_abort(reason=reason)
+            return "ssl_error" if err.ssl_only else "cannot_connect"
         data: dict[str, Any] = {
             CONF_URL: choice.url,
             CONF_TOKEN: resource.access_token or "",
@@ -538,16 +537,17 @@ class PlexBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
         }
         server, errors = await self._test_connection(data)
         if server is None:
-            reason = errors["base"]
-            return reason if in_form else self.async_abort(reason=reason)
-        if server.machine_identifier != resource.client_identifier:
-            return self.async_abort(reason="wrong_server")
+            return errors["base"]
+        return server, data
+
+    async def _async_finish_sign_in(
+        self, server: ServerInfo, data: dict[str, Any]
+    ) -> ConfigFlowResult:
+        """A new entry, or (reauth) the entry's new token and addresses."""
         if self.source == SOURCE_REAUTH:
             entry = self._get_reauth_entry()
             return self.async_update_reload_and_abort(
-                entry,
-                data={**entry.data, **data},
-                reason="reauth_successful",
+                entry, data={**entry.data, **data}, reason="reauth_successful"
             )
         return await self._async_finish(server, data)
 
@@ -594,8 +594,6 @@ class PlexBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Offer sign-in (for this server) or a token for its address."""
-        if self._discovery is None:
-            return self.async_abort(reason="not_in_account")
         return self.async_show_menu(
             step_id="discovery_confirm",
             menu_options=["plex_sign_in", "discovery_token"],
@@ -609,8 +607,6 @@ class PlexBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """A token for the discovered server's address."""
-        if self._discovery is None:
-            return self.async_abort(reason="not_in_account")
         errors: dict[str, str] = {}
         if user_input is not None:
             data = {**user_input, CONF_URL: self._discovery[CONF_URL]}

@@ -204,6 +204,7 @@ async def test_reauth_refuses_another_server(
         ("  http://host:1234/plex/ ", "http://host:1234/plex"),
         ("ftp://host", None),
         ("http://", None),
+        ("http://[::1", None),
     ],
 )
 def test_normalize_url(raw: str, expected: str | None) -> None:

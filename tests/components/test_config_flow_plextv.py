@@ -621,3 +621,13 @@ async def test_options_flow_hook(
 ) -> None:
     result = await hass.config_entries.options.async_init(loaded_entry.entry_id)
     assert result["type"] is FlowResultType.FORM
+
+
+async def test_plex_tv_refuses_the_token_it_just_gave(
+    hass: HomeAssistant, plextv: PlexTV, plex_server: PlexEmulator
+) -> None:
+    plextv.register(plex_server)
+    plextv.faults.add("/api/v2/resources", status=401)
+    result = await sign_in(hass, plextv)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "invalid_auth"

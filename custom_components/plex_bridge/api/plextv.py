@@ -233,7 +233,8 @@ class PlexTVClient:
                 ) as response,
             ):
                 status = response.status
-                body = await response.json(content_type=None) if status < 500 else None
+                # Error bodies are not needed (and not always JSON).
+                body = await response.json(content_type=None) if status < 400 else None
         except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as err:
             raise PlexTVUnavailableError(
                 f"plex.tv did not answer {path}: {type(err).__name__}"
