@@ -380,7 +380,7 @@ def plexapi_baseline(
 
     store, _ = MirrorStore.open(db_path)
     try:
-        plex = PlexServer(url, token, timeout=60)
+        plex = PlexServer(url, token, timeout=60)  # type: ignore[no-untyped-call]
         sections = plex.library.sections()
         store.set_libraries([_element(section._data) for section in sections])  # noqa: SLF001
         started = time.perf_counter()

@@ -120,7 +120,9 @@ async def test_full_sync_mirrors_every_type(
     matrix = await db.call(lambda store: store.item("1"))
     assert matrix is not None
     assert matrix.title == "The Matrix"
-    imdb, tmdb, _ = plex_server.library.get("1").external_ids
+    ids = plex_server.library.get("1").external_ids
+    assert ids is not None
+    imdb, tmdb, _ = ids
     assert matrix.guids["imdb"] == f"tt{imdb:07d}"
     assert matrix.guids["tmdb"] == str(tmdb)
     pilot = await db.call(lambda store: store.item("15"))
@@ -269,11 +271,11 @@ async def test_incremental_picks_up_watched_state(
     # margin before the cursor come along).
     assert len(batches) == 1
     asked = set(batches[0].rsplit("/", 1)[1].split(","))
-    assert {
-        str(episode.parent.rating_key),
-        str(episode.parent.parent.rating_key),
-    } <= asked
-    season = await db.call(lambda store: store.item(str(episode.parent.rating_key)))
+    parent = episode.parent
+    assert parent is not None
+    assert parent.parent is not None
+    assert {str(parent.rating_key), str(parent.parent.rating_key)} <= asked
+    season = await db.call(lambda store: store.item(str(parent.rating_key)))
     assert season is not None
     assert season.last_viewed_at == episode.last_viewed_at
     # Then it is quiet again.
@@ -491,6 +493,7 @@ async def test_deleted_episode_is_found_through_its_show(
     assert not [path for path in asked if path.endswith("/children")]
     assert (await counts(db))["2"] == emulator_counts(plex_server)["2"]
     # The season and the show were read again: their leaf counts changed.
+    assert episode.parent is not None
     parents = ",".join(sorted([str(episode.parent.rating_key), str(show.rating_key)]))
     assert asked[f"/library/metadata/{parents}"] == 1, asked
 
