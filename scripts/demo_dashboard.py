@@ -120,10 +120,10 @@ def build_dashboard(
                 "type": "markdown",
                 "title": "Sessions",
                 "content": (
-                    f"{{% for s in state_attr('{streams}', 'sessions') or [] %}}"
-                    "**{{ s.title }}** on {{ s.player }} ({{ s.user }}), "
-                    "{{ s.state }}, {{ s.progress }} %, {{ s.decision }}\n\n"
-                    "{% else %}Nothing is playing.{% endfor %}"
+                    f"{{% for s in state_attr('{streams}', 'sessions') or [] %}}\n"
+                    "**{{ s.title }}** on {{ s.player }} ({{ s.user }}), {{ s.state }},"
+                    " {{ s.progress }} %, {{ s.decision }}\n\n"
+                    "{% else %}\nNothing is playing.\n{% endfor %}\n"
                 ),
             }
         )
@@ -133,9 +133,9 @@ def build_dashboard(
                 "type": "markdown",
                 "title": "Recently added",
                 "content": (
-                    f"{{% for item in (state_attr('{recent}', 'data') or [])[1:9] %}}"
+                    f"{{% for item in (state_attr('{recent}', 'data') or [])[1:9] %}}\n"
                     "- **{{ item.title }}** {{ item.episode }}\n"
-                    "{% else %}Nothing new.{% endfor %}"
+                    "{%- else %}\nNothing new.\n{%- endfor %}\n"
                 ),
             }
         )
@@ -277,6 +277,8 @@ def main(argv: list[str]) -> int:
     except (HassError, TimeoutError, aiohttp.ClientError) as err:
         print(f"demo: could not install the Plex dashboard: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole of scripts/develop
+        return 130
 
 
 if __name__ == "__main__":
