@@ -303,9 +303,23 @@ async def test_refetch_and_remove(
     assert sorted(titles) == ["Renamed 1", "Renamed 2"]
 
     season = library.sections[2].by_kind["season"][0]
+    assert season.parent is not None
+    show_key = str(season.parent.rating_key)
+    before = client.request_counts.copy()
     removed = await sync.remove([str(season.rating_key)])
     assert removed.removed == 1 + len(season.children or [])
-    assert removed.requests == 0
+    # Its show is read again (one request): its counts changed with it.
+    assert client.request_counts - before == {f"/library/metadata/{show_key}": 1}
+    assert removed.updated == 1
+
+    # A new episode brings its season and show along, in the same few requests.
+    target = library.sections[2].by_kind["season"][-1]
+    episode = library.add_item(2, "Fresh", parent=target.rating_key)
+    before = client.request_counts.copy()
+    added = await sync.refetch([str(episode.rating_key)])
+    assert added.added == 1
+    assert added.updated == 2
+    assert sum((client.request_counts - before).values()) == 2
 
 
 async def test_cancelled_full_sync_resumes(

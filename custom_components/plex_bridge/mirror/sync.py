@@ -257,26 +257,61 @@ class MirrorSync:
             library = str(item.get("librarySectionID", ""))
             if library in known:
                 by_library.setdefault(library, []).append(item)
+        returned = {str(item.get("ratingKey")) for item in found}
+        # A new or changed child changes its parents' counts (leafCount, ...).
+        parents = {
+            str(value)
+            for items in by_library.values()
+            for item in items
+            for value in (item.get("parentRatingKey"), item.get("grandparentRatingKey"))
+            if value is not None
+        } - returned
         for library, items in by_library.items():
             _normalise(items, None)
             result.add(await self._upsert(library, items))
             result.libraries.append(library)
-        returned = {str(item.get("ratingKey")) for item in found}
         gone = [key for key in keys if key not in returned]
         if gone:
+            parents |= await self._db.call(_parent_keys, gone)
             self._forget(gone)
             result.removed += await self._db.call(_remove, gone)
+        await self._refresh(result, parents - set(gone), known)
         return self._finish(result, started, requests)
 
     async def remove(self, rating_keys: Collection[str]) -> SyncResult:
-        """Remove these items and their children (timeline deleted)."""
+        """Remove these items and their children (timeline deleted).
+
+        Their parents are read again (one batched request): their child and leaf
+        counts, and so their watched state, changed with them.
+        """
         result = SyncResult("remove")
         started, requests = time.monotonic(), self._client.requests_made
         keys = [str(key) for key in rating_keys]
         if keys:
+            parents = await self._db.call(_parent_keys, keys)
             self._forget(keys)
             result.removed = await self._db.call(_remove, keys)
+            known = {library.key for library in await self._db.call(_libraries)}
+            await self._refresh(result, parents - set(keys), known)
         return self._finish(result, started, requests)
+
+    async def _refresh(
+        self, result: SyncResult, parents: Collection[str], known: Collection[str]
+    ) -> None:
+        """Read parents again and upsert them (counted as updated)."""
+        if not parents:
+            return
+        by_library: dict[str, list[dict[str, Any]]] = {}
+        for item in await self._fetch_batches(sorted(parents)):
+            library = str(item.get("librarySectionID", ""))
+            if library in known:
+                by_library.setdefault(library, []).append(item)
+        for library, items in by_library.items():
+            _normalise(items, None)
+            upserted = await self._upsert(library, items)
+            result.updated += upserted.updated
+            if library not in result.libraries:
+                result.libraries.append(library)
 
     # -- the run -------------------------------------------------------------------
 
