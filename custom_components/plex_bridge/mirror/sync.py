@@ -47,17 +47,38 @@ a minute of changes is cheap, missing one is not.
 
 Deletions
 ---------
-Where a type's ``totalSize`` differs from the mirror's count, its keys are read
-(the same listing without ``includeGuids``, in large pages) and compared: keys
-the mirror lacks are fetched, keys the server lacks are checked once more by a
-batched ``/library/metadata/{ids}`` (a key that a concurrent change moved across
-a page boundary must not be deleted) and removed with their children.
+Where a type's ``totalSize`` differs from the mirror's count, the keys are
+compared. Seasons, episodes, albums and tracks are narrowed down first: one
+keys-only read of the shows (or artists) gives each one's ``childCount`` /
+``leafCount``; only those whose counts differ from the mirror's are read
+(``/children`` or ``/allLeaves``), so a deleted episode costs one request for its
+show, not a read of every episode. Movies, photos, or more than ``MAX_SUSPECTS``
+suspects: every key of the type is read (the listing without ``includeGuids``, in
+pages of ``KEYS_PAGE_SIZE``). Keys the mirror lacks are fetched; keys the server
+lacks are checked once more by a batched ``/library/metadata/{ids}`` (a key that
+a concurrent change moved across a page boundary must not be deleted) and removed
+with their children. Parents of whatever was added or removed are read again:
+their child and leaf counts (and so their watched state) changed with them.
+
+Re-reads
+--------
+The margin re-reads items stamped within a minute before the cursor, and a scan
+often stamps thousands with the same second. Items written lately within the
+margin keep a content hash (``_recent``, per ``MirrorSync``): one that comes back
+byte for byte the same is not written again, nor counted as updated.
 
 Targeted syncs
 --------------
 ``refetch`` (timeline created/updated) reads items in batches of ``BATCH_SIZE``
 through ``/library/metadata/{id1,id2,...}``; keys the server no longer has are
-removed. ``remove`` (timeline deleted) removes items and their children.
+removed. ``remove`` (timeline deleted) removes items and their children. Both then
+read the parents again (one batched request).
+
+Known limits
+------------
+An item marked unwatched loses its ``lastViewedAt``, so the watch window does not
+see it (nor does ``contentChangedAt``); the mirror learns it from the next full
+sync, or from a ``refetch`` of the item by whoever marked it.
 """
 
 from __future__ import annotations
