@@ -30,6 +30,7 @@ application/json``, as real plex.tv does; python-plexapi reads the XML form):
   connections are listed only with ``includeRelay=1`` and IPv6 ones only with
   ``includeIPv6=1``. A test makes a listed address answer with
   ``PlexEmulator.add_listener()`` or leaves it dead (a closed loopback port).
+  ``presence`` is true unless ``set_online(emu, False)`` says plex.tv lost it.
 - ``GET /api/resources``: the older form of the same list (``MediaContainer`` /
   ``Device`` / ``Connection``, XML only), as in the reference captures.
 - ``GET /api/users``: the owner's friends with the servers they share (XML, as
