@@ -342,3 +342,31 @@ async def test_removing_the_entry_removes_its_issues(
     await hass.async_block_till_done()
 
     assert reauth_issue(hass, loaded_entry) is None
+
+
+async def test_fix_flow_of_a_removed_entry_aborts(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """The entry is deleted while its repair is open: submitting says so."""
+    async_reauth_dismissed(hass, loaded_entry)
+    assert await async_setup_component(hass, "repairs", {})
+    client = await hass_client()
+    response = await client.post(
+        "/api/repairs/issues/fix",
+        json={
+            "handler": DOMAIN,
+            "issue_id": f"reauth_dismissed_{loaded_entry.entry_id}",
+        },
+    )
+    flow_id = (await response.json())["flow_id"]
+    assert await hass.config_entries.async_remove(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+
+    response = await client.post(f"/api/repairs/issues/fix/{flow_id}", json={})
+    result = await response.json()
+    assert result["type"] == "abort"
+    assert result["reason"] == "entry_removed"
+    assert EN["issues"]["reauth_dismissed"]["fix_flow"]["abort"]["entry_removed"]
+    assert not reauth_flows(hass)
