@@ -10,6 +10,7 @@ is noticed without a poll; its absence is stored across restarts.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
@@ -225,3 +226,25 @@ async def test_no_player_is_removed_while_the_server_is_down(
     await async_minutes_pass(hass, freezer, 30)
     assert device_of(hass, loaded_entry, BEDROOM_ID) is not None
     assert hass.states.get(BEDROOM).state == "unavailable"
+
+
+async def test_a_player_with_a_device_but_no_record_gets_the_whole_retention(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    plex_server: PlexEmulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Devices made before presence was stored (an older version) count from now."""
+    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    hass_storage.pop(f"{DOMAIN}.{loaded_entry.entry_id}.players")
+    plex_server.players.remove(BEDROOM_ID)
+    freezer.tick(timedelta(days=30))
+    assert await hass.config_entries.async_setup(loaded_entry.entry_id)
+    await hass.async_block_till_done()
+    assert device_of(hass, loaded_entry, BEDROOM_ID) is not None
+
+    await async_minutes_pass(hass, freezer, 9)
+    assert device_of(hass, loaded_entry, BEDROOM_ID) is not None
+    await async_minutes_pass(hass, freezer, 1)
+    assert device_of(hass, loaded_entry, BEDROOM_ID) is None
