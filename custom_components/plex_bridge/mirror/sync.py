@@ -226,7 +226,8 @@ class _LibraryRun:
         # The watch window read during this run, reused at its end if still valid.
         self.window: tuple[int, int, int] | None = None
         # (top type, count attribute) -> rating key -> count, read once per run.
-        self.tops: dict[tuple[int, str], dict[str, int]] = {}
+        self.tops: dict[tuple[int, str], dict[str, int] | None] = {}
+        self.locks: dict[tuple[int, str], asyncio.Lock] = {}
 
 
 class MirrorSync:
@@ -584,7 +585,7 @@ class MirrorSync:
                 filters={"addedAt>>": since},
                 sort="addedAt",
             ),
-            self._count(run.key, plex_type),
+            self._total(run, plex_type),
         )
         run.total += n_updated + n_added
         for first, count, name in (
@@ -701,12 +702,9 @@ class MirrorSync:
         self, run: _LibraryRun, plex_type: int, top: int, link: str, attr: str
     ) -> tuple[list[str], list[str]] | None:
         """(gone, missing) keys of ``plex_type`` found through the tops' counts."""
-        counts = run.tops.get((top, attr))
+        counts = await self._tops(run, top, attr)
         if counts is None:
-            counts = await self._top_counts(run.key, top, attr)
-            if counts is None:
-                return None
-            run.tops[top, attr] = counts
+            return None
         local = await self._db.call(_child_counts, run.key, plex_type, link)
         suspects = sorted(
             key for key, count in counts.items() if local.get(key, 0) != count
@@ -733,6 +731,34 @@ class MirrorSync:
                 await self._db.call(_child_keys, run.key, plex_type, link, parent)
             )
         return sorted(gone), sorted(missing)
+
+    async def _total(self, run: _LibraryRun, plex_type: int) -> int:
+        """A type's ``totalSize``; for children, the sum of their tops' counts.
+
+        Every season and episode has a show, every album and track an artist, so
+        the shows' (artists') ``childCount`` / ``leafCount`` add up to the total;
+        that read is needed anyway to narrow deletions down, and is far cheaper
+        than counting the whole type.
+        """
+        narrow = NARROW.get(plex_type)
+        if narrow is not None:
+            top, _, attr = narrow
+            counts = await self._tops(run, top, attr)
+            if counts is not None:
+                return sum(counts.values())
+        return await self._count(run.key, plex_type)
+
+    async def _tops(
+        self, run: _LibraryRun, top: int, attr: str
+    ) -> dict[str, int] | None:
+        """The tops' counts of one attribute, read once per run (``None``: absent)."""
+        if (top, attr) in run.tops:
+            return run.tops[top, attr]
+        lock = run.locks.setdefault((top, attr), asyncio.Lock())
+        async with lock:
+            if (top, attr) not in run.tops:
+                run.tops[top, attr] = await self._top_counts(run.key, top, attr)
+        return run.tops[top, attr]
 
     async def _top_counts(
         self, library_key: str, plex_type: int, attr: str
