@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from contextlib import suppress
+import copy
 from datetime import datetime
 from ipaddress import ip_address
 import time
@@ -55,7 +56,7 @@ from homeassistant.helpers.typing import DiscoveryInfoType
 import probatio
 from yarl import URL
 
-from . import async_client_identifier, create_client
+from . import OPTION_DEFAULTS, async_client_identifier, create_client
 from .api import PlexAuthError, PlexUnavailableError, ServerInfo
 from .api.connections import (
     NoConnectionError,
@@ -190,7 +191,9 @@ class PlexBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
     """Set up one config entry per Plex Media Server."""
 
     VERSION = 1
-    MINOR_VERSION = 1
+    MINOR_VERSION = 2
+    """1.2: entries carry every option (``OPTION_DEFAULTS``); ``async_migrate_entry``
+    brings 1.1 entries there."""
 
     def __init__(self) -> None:
         """Start with nothing known; each path fills in what it learns."""
@@ -281,7 +284,11 @@ class PlexBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
                     ),
                 }
             )
-        return self.async_create_entry(title=server.friendly_name, data=data)
+        return self.async_create_entry(
+            title=server.friendly_name,
+            data=data,
+            options=copy.deepcopy(OPTION_DEFAULTS),
+        )
 
     async def _test_connection(
         self, data: Mapping[str, Any]

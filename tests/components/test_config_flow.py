@@ -11,6 +11,7 @@ from homeassistant.data_entry_flow import FlowResultType
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.plex_bridge import OPTION_DEFAULTS
 from custom_components.plex_bridge.config_flow import normalize_url
 from custom_components.plex_bridge.const import CONF_CONNECTIONS, DOMAIN
 from tests.plex_server import PlexEmulator
@@ -50,8 +51,12 @@ async def test_user_flow_creates_entry(
         CONF_TOKEN: plex_server.token,
         CONF_VERIFY_SSL: True,
     }
-    assert result["result"].unique_id == plex_server.machine_identifier
-    assert result["result"].state is ConfigEntryState.LOADED
+    entry = result["result"]
+    assert entry.unique_id == plex_server.machine_identifier
+    assert entry.state is ConfigEntryState.LOADED
+    # Version 1.2: every option is stored, with its default.
+    assert (entry.version, entry.minor_version) == (1, 2)
+    assert entry.options == OPTION_DEFAULTS
 
 
 async def test_user_flow_accepts_host_and_port(
