@@ -34,10 +34,12 @@ How a query is answered:
 3. Numbers count: a number is never a prefix ("toy story 2" does not match "Toy Story
    20") and a number in the query must be in the title ("toy story 2" does not return
    "Toy Story", except as a summary match if its summary says "2").
-4. Typos: a word of five letters or more that is in no indexed text (and, as the last
-   word, starts none) is replaced by the indexed words at edit distance 1 (a letter
-   dropped, added, changed, or two swapped). Those come from the index's vocabulary
-   (``search_vocab``, an fts5vocab table), read once after each write.
+4. Typos: a word of five to 24 letters that is in no indexed text (and, as the last
+   word, starts none) is replaced by the title words at edit distance 1 (a letter
+   dropped, added, changed, or two swapped). Those come from the title index's
+   vocabulary (``search_titles_vocab``, an fts5vocab table), read on the first search
+   that needs it and kept up to date by the writes; names and summaries are looked
+   up (is the word known?) but never offered as corrections.
 
 The user's text never reaches FTS5 as syntax: after normalisation a word has only
 letters and digits, and each is written as a quoted string (quotes doubled, although
@@ -50,7 +52,7 @@ match more than was asked.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence, Set as AbstractSet
+from collections.abc import Collection, Iterable, Set as AbstractSet
 from dataclasses import dataclass
 import json
 import math
@@ -67,11 +69,11 @@ MAX_QUERY_LENGTH: Final = 500
 MAX_LIMIT: Final = 1000
 TYPO_MIN_LENGTH: Final = 5
 TYPO_MAX_LENGTH: Final = 24
-_PREFIX_CANDIDATES: Final = 100
-_FTS_CANDIDATES: Final = 200
+_PREFIX_CANDIDATES: Final = 50
+_FTS_CANDIDATES: Final = 100
 _ALPHABET: Final = "abcdefghijklmnopqrstuvwxyz0123456789"
 _TOP: Final = "\U0010ffff"
-_SHORT_PREFIX: Final = 3
+_SHORT_PREFIX: Final = 2
 
 # Tier numbers (higher is better); ``SearchHit.match`` names them.
 EXACT: Final = 12
@@ -128,15 +130,16 @@ class _Query:
     corrected: tuple[bool, ...]
     prefix_last: bool
 
-    def word_in(
-        self, position: int, words: Sequence[str], word_set: frozenset[str]
-    ) -> bool:
-        """Whether word ``position`` (in one of its forms) is among ``words``."""
-        forms = self.forms[position]
-        if not forms.isdisjoint(word_set):
-            return True
-        if self.prefix_last and position == len(self.words) - 1:
-            return any(word.startswith(form) for form in forms for word in words)
+    def word_in(self, position: int, words: str) -> bool:
+        """Whether word ``position`` (in one of its forms) is in ``words``.
+
+        ``words`` is an indexed column padded with spaces (``_padded``): a whole word
+        is `` word ``, the start of one `` word``; substring tests, no splitting.
+        """
+        prefix = self.prefix_last and position == len(self.words) - 1
+        for form in self.forms[position]:
+            if (f" {form}" if prefix else f" {form} ") in words:
+                return True
         return False
 
 
@@ -148,7 +151,7 @@ def _quote(word: str) -> str:
 def _fts_expression(query: _Query) -> str:
     """The FTS5 expression: every word (in one of its forms), the last one as a prefix.
 
-    A last word of one or two letters is left out: as a prefix it would expand to a
+    A last word of one letter is left out: as a prefix it would expand to a
     good part of the vocabulary (slow), and the candidates are checked against it here
     anyway (and the title B-tree finds titles that start with the whole query).
     """
@@ -208,8 +211,10 @@ def _parse(store: MirrorStore, raw: str) -> _Query | None:
         if TYPO_MIN_LENGTH <= len(word) <= TYPO_MAX_LENGTH and not word.isdigit():
             if terms is None:
                 terms = store.vocabulary()
-            known = word in terms or (
-                prefix_last and position == last and store.has_prefix(word)
+            known = (
+                word in terms
+                or store.has_term(word)
+                or (prefix_last and position == last and store.has_prefix(word))
             )
             if not known and (near := frozenset(_edits(word) & terms)):
                 candidates, fixed = near, True
@@ -248,8 +253,8 @@ def _filters(
             numbers = sorted({TYPE_NUMBERS[name] for name in types})
         except KeyError as err:
             raise ValueError(f"unknown type {err.args[0]!r}") from None
-        clauses.append("i.type IN (SELECT value FROM json_each(?))")
-        args.append(json.dumps(numbers))
+        # Integers from TYPE_NUMBERS, written out so that the planner sees them.
+        clauses.append(f"i.type IN ({', '.join(str(number) for number in numbers)})")
     if library_keys:
         clauses.append("i.library_key IN (SELECT value FROM json_each(?))")
         args.append(json.dumps(sorted(str(key) for key in library_keys)))
@@ -283,16 +288,13 @@ def _filters(
 
 # -- scoring -------------------------------------------------------------------------------
 
-_Words = tuple[list[str], frozenset[str]]
-_NO_WORDS: Final[_Words] = ([], frozenset())
+_Words = str
+_NO_WORDS: Final[_Words] = " "
 
 
 def _words(column: str | None) -> _Words:
-    """An indexed column's words, as a list (for prefixes) and a set."""
-    if not column:
-        return _NO_WORDS
-    words = column.split(" ")
-    return words, frozenset(words)
+    """An indexed column padded with a space each side (see ``_Query.word_in``)."""
+    return f" {column} " if column else _NO_WORDS
 
 
 @dataclass(slots=True)
@@ -352,7 +354,7 @@ def _starts(title: str, query: _Query) -> bool:
 def _all_in(query: _Query, *columns: _Words) -> bool:
     """Whether every query word is in one of ``columns``."""
     return all(
-        any(query.word_in(position, words, word_set) for words, word_set in columns)
+        any(query.word_in(position, words) for words in columns)
         for position in range(len(query.words))
     )
 
@@ -380,7 +382,7 @@ def _classify_title(candidate: _Candidate, query: _Query) -> tuple[int, float]:
     if _all_in(query, title):
         return (TYPO if corrected else WORD), coverage
     some_in_title = any(
-        query.word_in(position, *title) for position in range(len(query.words))
+        query.word_in(position, title) for position in range(len(query.words))
     )
     if some_in_title and _all_in(query, title, candidate.context_words):
         return (TYPO_CONTEXT if corrected else WORD_CONTEXT), coverage * 0.5
@@ -454,10 +456,17 @@ def search(
     )
     db = store.connection
     if query is None:
+        # With a type filter, walk the (library, type) index and sort what it finds:
+        # the planner would rather scan everything newest first for the ORDER BY.
+        source = "items i"
+        if types:
+            source = "items i INDEXED BY items_library_type"
+            if not library_keys:
+                where = f"i.library_key IN (SELECT key FROM libraries) AND {where}"  # noqa: S608 - constants
         listed = [
             item_id
             for (item_id,) in db.execute(
-                f"SELECT i.id FROM items i WHERE {where} "  # noqa: S608 - built from constants
+                f"SELECT i.id FROM {source} WHERE {where} "  # noqa: S608 - built from constants
                 "ORDER BY i.added_at DESC, i.id DESC LIMIT ?",
                 (*args, limit),
             )
@@ -485,44 +494,40 @@ def search(
             )
         )
     expression = _fts_expression(parsed)
-    if expression:
-        ids.update(
-            dict.fromkeys(
-                _fts_ids(
-                    store,
-                    table="search_titles",
-                    weights="10.0, 4.0, 6.0",
-                    expression=expression,
-                    where=where,
-                    args=args,
-                )
-            )
-        )
-    candidates = _candidates(store, list(ids))
     now = time.time()
     scored: list[tuple[float, int, int]] = []
-    for candidate in candidates:
-        tier, coverage = _classify_title(candidate, parsed)
-        if tier >= 0:
-            scored.append(_scored(candidate, tier, coverage, now))
-    if len(scored) < limit and expression:
-        seen = {candidate.item_id for candidate in candidates}
-        text_ids = [
-            item_id
-            for item_id in _fts_ids(
-                store,
-                table="search_text",
-                weights="2.0, 1.0",
-                expression=expression,
-                where=where,
-                args=args,
-            )
-            if item_id not in seen
-        ]
-        for candidate in _candidates(store, text_ids, with_text=True):
-            tier = _classify_text(candidate, parsed)
+    done: set[int] = set()
+
+    def take(found: Iterable[int], *, text_tier: bool = False) -> None:
+        """Classify the candidates not yet ranked; keep those that match."""
+        fresh = [item_id for item_id in dict.fromkeys(found) if item_id not in done]
+        for candidate in _candidates(store, fresh, with_text=text_tier):
+            if text_tier:
+                tier, coverage = _classify_text(candidate, parsed), 0.0
+            else:
+                tier, coverage = _classify_title(candidate, parsed)
+            if tier >= 0 or text_tier:
+                done.add(candidate.item_id)
             if tier >= 0:
-                scored.append(_scored(candidate, tier, 0.0, now))
+                scored.append(_scored(candidate, tier, coverage, now))
+
+    take(ids)
+    if expression:
+        # Own titles next (unless the B-tree already gave ``limit`` hits better than
+        # a word match); then with their context and original titles; then people
+        # and summaries, each only while fewer than ``limit`` hits were found.
+        if sum(1 for entry in scored if entry[2] > WORD) < limit:
+            take(
+                _fts_ids(
+                    store, "search_titles", f"{{title}} : ({expression})", where, args
+                )
+            )
+        if len(scored) < limit:
+            take(_fts_ids(store, "search_titles", expression, where, args))
+        if len(scored) < limit:
+            take(
+                _fts_ids(store, "search_text", expression, where, args), text_tier=True
+            )
     scored.sort(key=lambda entry: (-entry[0], entry[1]))
     best = scored[:limit]
     by_id = store.items_by_id([item_id for _, item_id, _ in best])
@@ -542,22 +547,29 @@ def _scored(
 
 
 def _fts_ids(
-    store: MirrorStore,
-    *,
-    table: str,
-    weights: str,
-    expression: str,
-    where: str,
-    args: list[Any],
-) -> Iterable[int]:
-    """Item ids matching an FTS5 expression and the filters, best BM25 first."""
+    store: MirrorStore, table: str, expression: str, where: str, args: list[Any]
+) -> list[int]:
+    """Up to ``_FTS_CANDIDATES`` item ids matching ``expression`` and the filters.
+
+    Newest rows first, and no BM25: ordering thousands of matches of a common word by
+    BM25 takes tens of milliseconds, and the tiers rank the candidates anyway. When
+    more rows match than are taken, exact and prefix titles still come from the
+    B-tree lookup; the word matches are then the newest ones.
+    """
+    if where == "1":
+        sql = (
+            f"SELECT rowid FROM {table} WHERE {table} MATCH ? "  # noqa: S608 - constant names
+            "ORDER BY rowid DESC LIMIT ?"
+        )
+    else:
+        sql = (
+            f"SELECT s.rowid FROM {table} s JOIN items i ON i.id = s.rowid "  # noqa: S608
+            f"WHERE {table} MATCH ? AND {where} ORDER BY s.rowid DESC LIMIT ?"
+        )
     return [
         item_id
         for (item_id,) in store.connection.execute(
-            f"SELECT s.rowid FROM {table} s JOIN items i ON i.id = s.rowid "  # noqa: S608
-            f"WHERE {table} MATCH ? AND {where} "
-            f"ORDER BY bm25({table}, {weights}) LIMIT ?",
-            (expression, *args, _FTS_CANDIDATES),
+            sql, (expression, *args, _FTS_CANDIDATES)
         )
     ]
 

@@ -800,7 +800,7 @@ class MirrorStore:
             if self._vocabulary is not None:
                 vocabulary = self._vocabulary
                 for row in rows:
-                    for column in row.fts:
+                    for column in row.fts[:3]:
                         vocabulary.update(column.split())
         added_keys = [key for key in keys if key not in before]
         return UpsertResult(len(added_keys), len(keys) - len(added_keys), added_keys)
@@ -1092,18 +1092,27 @@ class MirrorStore:
         return self._db
 
     def vocabulary(self) -> AbstractSet[str]:
-        """The index's terms (for typo correction), read once and then kept up to date.
+        """The title index's terms (for typo correction), read once, kept up to date.
 
-        Upserts add their words; removals leave theirs (a stale word costs at most a
-        correction that then matches nothing). A failed write drops the set.
+        Upserts add their title words; removals leave theirs (a stale word costs at
+        most a correction that then matches nothing). A failed write drops the set.
         """
         if self._vocabulary is None:
             self._vocabulary = {
                 term
-                for table in ("search_titles_vocab", "search_text_vocab")
-                for (term,) in self._db.execute(f"SELECT term FROM {table}")  # noqa: S608 - constant names
+                for (term,) in self._db.execute("SELECT term FROM search_titles_vocab")
             }
         return self._vocabulary
+
+    def has_term(self, term: str) -> bool:
+        """Whether ``term`` is indexed anywhere (titles, people, summaries)."""
+        return any(
+            self._db.execute(
+                f"SELECT 1 FROM {table} WHERE term = ?",  # noqa: S608 - constant names
+                (term,),
+            ).fetchone()
+            for table in ("search_titles_vocab", "search_text_vocab")
+        )
 
     def has_prefix(self, prefix: str) -> bool:
         """Whether an indexed term starts with ``prefix``."""
