@@ -486,15 +486,17 @@ async def test_unknown_library_is_refused(client: PlexClient, db: MirrorDB) -> N
         await MirrorSync(client, db).full(["99"])
 
 
-async def test_deleted_episode_is_found_through_its_show(
+async def test_deleted_episode_is_found_through_its_season(
     plex_server: PlexEmulator, client: PlexClient, db: MirrorDB
 ) -> None:
-    """Only the show whose leaf count changed is read, not every episode."""
+    """Only the season whose leaf count changed is read, not every episode."""
     library = plex_server.library
     sync = MirrorSync(client, db)
     await sync.full()
     show = library.sections[2].by_kind["show"][0]
     episode = show.leaves()[-1]
+    season = episode.parent
+    assert season is not None
     library.delete_item(episode.rating_key)
     before = client.request_counts.copy()
 
@@ -503,12 +505,11 @@ async def test_deleted_episode_is_found_through_its_show(
     assert result.removed == 1
     assert await db.call(lambda store: store.item(str(episode.rating_key))) is None
     asked = client.request_counts - before
-    assert asked[f"/library/metadata/{show.rating_key}/allLeaves"] == 1
-    assert not [path for path in asked if path.endswith("/children")]
+    children = [path for path in asked if path.endswith(("/children", "/allLeaves"))]
+    assert children == [f"/library/metadata/{season.rating_key}/children"]
     assert (await counts(db))["2"] == emulator_counts(plex_server)["2"]
     # The season and the show were read again: their leaf counts changed.
-    assert episode.parent is not None
-    parents = ",".join(sorted([str(episode.parent.rating_key), str(show.rating_key)]))
+    parents = ",".join(sorted([str(season.rating_key), str(show.rating_key)]))
     assert asked[f"/library/metadata/{parents}"] == 1, asked
 
 

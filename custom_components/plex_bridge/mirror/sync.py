@@ -49,10 +49,10 @@ Deletions
 ---------
 Where a type's ``totalSize`` differs from the mirror's count, the keys are
 compared. Seasons, episodes, albums and tracks are narrowed down first: one
-keys-only read of the shows (or artists) gives each one's ``childCount`` /
-``leafCount``; only those whose counts differ from the mirror's are read
-(``/children`` or ``/allLeaves``), so a deleted episode costs one request for its
-show, not a read of every episode. Movies, photos, or more than ``MAX_SUSPECTS``
+keys-only read of their parents (shows, seasons, artists, albums) gives each
+one's ``childCount`` / ``leafCount``; only the parents whose counts differ from
+the mirror's are read (``/children``), so a deleted episode costs one request for
+its season, not a read of every episode. Movies, photos, or more than ``MAX_SUSPECTS``
 suspects: every key of the type is read (the listing without ``includeGuids``, in
 pages of ``KEYS_PAGE_SIZE``). Keys the mirror lacks are fetched; keys the server
 lacks are checked once more by a batched ``/library/metadata/{ids}`` (a key that
@@ -127,16 +127,18 @@ TYPES_BY_SECTION: Final[Mapping[str, tuple[int, ...]]] = {
 # The type whose items are played (and so carry the watch state).
 LEAF_TYPE: Final[Mapping[str, int]] = {"movie": 1, "show": 4, "artist": 10, "photo": 13}
 LEAF_TYPES: Final = frozenset(LEAF_TYPE.values())
-# How a type's deletions are narrowed down: the top-level type whose count
-# attribute counts it, and the mirror's column that links it to that top.
+# How a type's deletions are narrowed down: its parents' type, the parents'
+# attribute that counts it, and the mirror's column that links it to them.
+# (Parents, not shows and artists: a season's or an album's ``/children`` are a
+# few items, a show's ``/allLeaves`` dozens.)
 NARROW: Final[Mapping[int, tuple[int, str, str]]] = {
     3: (2, "parent_key", "childCount"),
-    4: (2, "grandparent_key", "leafCount"),
+    4: (3, "parent_key", "leafCount"),
     9: (8, "parent_key", "childCount"),
-    10: (8, "grandparent_key", "leafCount"),
+    10: (9, "parent_key", "leafCount"),
 }
 MAX_SUSPECTS: Final = 200
-"""More shows or artists than this whose counts differ: read every key instead."""
+"""More parents than this whose counts differ: read every key instead."""
 PHOTO_ALBUM: Final = 14
 PHOTO_ALBUM_TYPE: Final = "photoalbum"
 TIME_FIELDS: Final = ("updatedAt", "addedAt", "lastViewedAt")
@@ -683,10 +685,9 @@ class MirrorSync:
     async def _reconcile(self, run: _LibraryRun, plex_type: int) -> None:
         """Make the mirror's keys of one type the server's: fetch missing, drop gone.
 
-        Seasons, episodes, albums and tracks are narrowed down by their show's or
-        artist's counts first, so that only the shows or artists whose counts differ
-        are read (``/children`` or ``/allLeaves``); other types, or too many
-        suspects, read every key of the type.
+        Seasons, episodes, albums and tracks are narrowed down by their parents'
+        counts first, so that only the parents whose counts differ are read
+        (``/children``); other types, or too many suspects, read every key.
         """
         narrow = NARROW.get(plex_type)
         diff = None
@@ -712,14 +713,13 @@ class MirrorSync:
         orphaned = [key for key in local if key not in counts]
         if len(suspects) > MAX_SUSPECTS:
             return None
-        leaves = plex_type in LEAF_TYPES
         semaphore = asyncio.Semaphore(IN_FLIGHT)
         gone: set[str] = set()
         missing: set[str] = set()
 
         async def compare(parent: str) -> None:
             async with semaphore:
-                found = await self._client.metadata_children(parent, leaves=leaves)
+                found = await self._client.metadata_children(parent)
             server = {str(item.get("ratingKey")) for item in found}
             mine = await self._db.call(_child_keys, run.key, plex_type, link, parent)
             gone.update(mine - server)
@@ -733,12 +733,12 @@ class MirrorSync:
         return sorted(gone), sorted(missing)
 
     async def _total(self, run: _LibraryRun, plex_type: int) -> int:
-        """A type's ``totalSize``; for children, the sum of their tops' counts.
+        """A type's ``totalSize``; for children, the sum of their parents' counts.
 
-        Every season and episode has a show, every album and track an artist, so
-        the shows' (artists') ``childCount`` / ``leafCount`` add up to the total;
-        that read is needed anyway to narrow deletions down, and is far cheaper
-        than counting the whole type.
+        Every season has a show, every episode a season (and likewise for music),
+        so the parents' ``childCount`` / ``leafCount`` add up to the total; that
+        read is needed anyway to narrow deletions down, and is cheaper than
+        counting the whole type.
         """
         narrow = NARROW.get(plex_type)
         if narrow is not None:
