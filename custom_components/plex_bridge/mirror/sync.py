@@ -126,7 +126,6 @@ TYPES_BY_SECTION: Final[Mapping[str, tuple[int, ...]]] = {
 }
 # The type whose items are played (and so carry the watch state).
 LEAF_TYPE: Final[Mapping[str, int]] = {"movie": 1, "show": 4, "artist": 10, "photo": 13}
-LEAF_TYPES: Final = frozenset(LEAF_TYPE.values())
 # How a type's deletions are narrowed down: its parents' type, the parents'
 # attribute that counts it, and the mirror's column that links it to them.
 # (Parents, not shows and artists: a season's or an album's ``/children`` are a
