@@ -25,7 +25,6 @@ from collections.abc import Mapping
 from contextlib import suppress
 import copy
 from datetime import datetime
-from ipaddress import ip_address
 import time
 from typing import TYPE_CHECKING, Any, Final, override
 
@@ -63,6 +62,7 @@ from .api.connections import (
     async_choose_connection,
     is_certificate_error,
 )
+from .api.gdm import is_plain_address_url
 from .api.plextv import (
     PinExpiredError,
     PlexTVAuthError,
@@ -161,18 +161,6 @@ def normalize_url(raw: str) -> str | None:
             scheme=url.scheme, host=url.host, port=port, path=url.path.rstrip("/")
         )
     )
-
-
-def is_plain_address_url(url: str) -> bool:
-    """Whether ``url`` is ``http://<IP address>:<port>``, the kind GDM reports."""
-    parsed = URL(url)
-    if parsed.scheme != "http" or not parsed.host:
-        return False
-    try:
-        ip_address(parsed.host)
-    except ValueError:
-        return False
-    return True
 
 
 def server_label(resource: Resource, username: str | None) -> str:

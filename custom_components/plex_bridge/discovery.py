@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
-import ipaddress
 from typing import Final
-from urllib.parse import urlsplit
 
 from homeassistant.config_entries import SOURCE_IGNORE, SOURCE_INTEGRATION_DISCOVERY
 from homeassistant.const import (
@@ -38,26 +36,12 @@ from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util.hass_dict import HassKey
 
 from . import const
-from .api.gdm import GDMServer, scan
+from .api.gdm import GDMServer, is_plain_address_url, scan
 from .const import DOMAIN, LOGGER
 
 SCAN_INTERVAL: Final = timedelta(minutes=5)
 SIGNAL_GDM_FOUND: Final = f"{DOMAIN}_gdm_found"
 DATA_DISCOVERY: HassKey[GDMDiscovery] = HassKey(f"{DOMAIN}_gdm_discovery")
-
-
-def _is_plain_address_url(url: object) -> bool:
-    """Whether ``url`` is ``http://<IP>:<port>``: what GDM reports, and may replace."""
-    if not isinstance(url, str):
-        return False
-    parts = urlsplit(url)
-    if parts.scheme != "http" or not parts.hostname:
-        return False
-    try:
-        ipaddress.ip_address(parts.hostname)
-    except ValueError:
-        return False
-    return True
 
 
 class GDMDiscovery:
@@ -162,7 +146,7 @@ class GDMDiscovery:
         if entry.source == SOURCE_IGNORE:
             return False
         url = entry.data.get(CONF_URL)
-        moved = url != server.url and _is_plain_address_url(url)
+        moved = url != server.url and is_plain_address_url(url)
         if moved:
             LOGGER.debug("GDM: %s answered at %s, not %s", server.name, server.url, url)
         return moved

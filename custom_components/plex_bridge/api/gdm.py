@@ -24,6 +24,7 @@ import logging
 import re
 import socket
 from typing import Final
+from urllib.parse import urlsplit
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -189,3 +190,21 @@ async def scan(
     finally:
         transport.close()
     return list(protocol.found.values())
+
+
+def is_plain_address_url(url: object) -> bool:
+    """Whether ``url`` is ``http://<IP address>:<port>``: the kind GDM reports.
+
+    Only such an address may be replaced by what GDM finds; an https URL or a host
+    name was chosen on purpose and stays.
+    """
+    if not isinstance(url, str):
+        return False
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        return False
+    try:
+        ipaddress.ip_address(parts.hostname)
+    except ValueError:
+        return False
+    return True
