@@ -310,3 +310,26 @@ async def test_stop_ends_scans(
     await hass.async_block_till_done()
     assert len(responder.received) == 1
     assert discovered_flows(hass) == []
+
+
+async def test_first_user_flow_searches_before_any_entry(
+    hass: HomeAssistant,
+    plex_server: PlexEmulator,
+    responder: GDMResponder,
+    found: Found,
+) -> None:
+    """A fresh install (no entry, so no ``async_setup``) searches when a flow opens.
+
+    The server that answers is offered beside the user's own flow.
+    """
+    responder.servers.append(plex_server)
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": "user"}
+    )
+    assert result["type"] is FlowResultType.MENU
+    await found.wait()
+    await end_scan(hass)
+    assert (
+        SOURCE_INTEGRATION_DISCOVERY,
+        plex_server.machine_identifier,
+    ) in discovered_flows(hass)
