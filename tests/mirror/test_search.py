@@ -396,3 +396,68 @@ def test_a_hit_carries_the_item(store: MirrorStore) -> None:
         1,
         1,
     )
+
+
+# -- a mirror that changes -----------------------------------------------------------------
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[MirrorStore]:
+    """A store of the test's own, to change between searches."""
+    opened, _ = MirrorStore.open(tmp_path / "mirror.db")
+    opened.set_libraries(SECTIONS)
+    opened.upsert_items("1", movies())
+    yield opened
+    opened.close()
+
+
+def test_typos_find_titles_added_after_the_vocabulary_was_read(
+    live: MirrorStore,
+) -> None:
+    """The typo vocabulary follows the writes (it is read once, then kept up to date)."""
+    assert first(live.search("matirx")).item.title == "The Matrix"  # reads it
+    live.upsert_items("1", [movie("50", "Interstellar", year=2014)])
+    hit = first(live.search("intersteller"))
+    assert (hit.item.title, hit.match) == ("Interstellar", "typo")
+    assert first(live.search("interstellar")).match == "exact"
+
+
+def test_a_word_known_from_summaries_is_not_corrected(live: MirrorStore) -> None:
+    """'robbers' is in a summary: it is searched as typed, not 'corrected' to a title."""
+    live.upsert_items("1", [movie("51", "Robbery")])
+    hits = live.search("robbers")
+    assert [(hit.item.title, hit.match) for hit in hits] == [("Heat", "summary")]
+
+
+def test_removed_items_leave_the_search(live: MirrorStore) -> None:
+    """Removed items and removed libraries are no longer found."""
+    assert first(live.search("heat")).item.title == "Heat"
+    live.remove_items(["12"])
+    assert live.search("heat") == []
+    live.upsert_items("2", tv())
+    assert live.search("pilot")
+    live.set_libraries([SECTIONS[0]])
+    assert live.search("pilot") == []
+    assert live.search("breaking bad") == []
+
+
+def test_updated_titles_are_found_by_their_new_title(live: MirrorStore) -> None:
+    """An upsert replaces what the index holds of an item."""
+    live.upsert_items("1", [movie("12", "Heat (Director's Definitive Edition)")])
+    assert first(live.search("definitive edition")).item.rating_key == "12"
+    assert first(live.search("heat")).match == "prefix"
+
+
+def test_filters_without_a_query_use_every_filter(store: MirrorStore) -> None:
+    """query=None with types and libraries, watched, genre and year range."""
+    episodes = store.search(None, types={"episode"}, limit=10)
+    assert {hit.item.rating_key for hit in episodes} == {"1011", "1012", "2011", "2012"}
+    assert store.search(None, types={"episode"}, library_keys={"1"}) == []
+    watched = store.search(None, types={"episode"}, library_keys={"2"}, watched=True)
+    assert [hit.item.rating_key for hit in watched] == ["1011"]
+    comedy = store.search(None, genre="comedy", year_range=(2000, 2010), limit=10)
+    # Episodes have no year of their own here, so the year range leaves them out.
+    assert {hit.item.title for hit in comedy} == {"Amélie", "The Office"}
+    assert store.search(None, types={"movie"}, year=1980) == store.search(
+        None, year=1980
+    )
