@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+import sys
 
 import pytest
 
@@ -22,9 +23,11 @@ def gdm_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     integration finds no server by GDM. Discovery tests point ``GDM_TARGETS`` at
     the emulator's responder instead.
     """
-    monkeypatch.setattr(
-        "custom_components.plex_bridge.const.GDM_TARGETS", [("127.0.0.1", 9)]
-    )
+    # A run of emulator tests alone never imports the integration (and cannot:
+    # without an integration test, custom_components is not on the import path),
+    # so there is nothing to keep on loopback.
+    if (const := sys.modules.get("custom_components.plex_bridge.const")) is not None:
+        monkeypatch.setattr(const, "GDM_TARGETS", [("127.0.0.1", 9)])
 
 
 @pytest.fixture
