@@ -200,6 +200,7 @@ class PlexMirror:
         self._lock = asyncio.Lock()
         self._pending = _Pending()
         self._worker: asyncio.Task[None] | None = None
+        self._working = False
         self._listeners: list[CALLBACK_TYPE] = []
         self._unsubscribe: list[CALLBACK_TYPE] = []
         self._stop_listener: CALLBACK_TYPE | None = None
@@ -408,6 +409,7 @@ class PlexMirror:
     @callback
     def _async_wake(self) -> None:
         if self._worker is None or self._worker.done():
+            self._working = True
             self._worker = self.entry.async_create_background_task(
                 self.hass,
                 self._async_work(),
@@ -420,21 +422,26 @@ class PlexMirror:
 
     async def _async_work(self) -> None:
         """Run what was asked for until nothing more is (background syncs only)."""
-        while self._pending and not self._closed:
-            async with self._lock:
-                pending, self._pending = self._pending, _Pending()
-                kind = pending.kind
-                if kind is not None and not self.synced:
-                    kind = "full"
-                try:
-                    if kind is not None:
-                        await self._async_run(kind, None)
-                    if pending.remove:
-                        await self._async_run("remove", pending.remove)
-                    if pending.refetch:
-                        await self._async_run("refetch", pending.refetch)
-                except HomeAssistantError:
-                    continue  # counted and logged by _async_run
+        try:
+            while self._pending and not self._closed:
+                async with self._lock:
+                    pending, self._pending = self._pending, _Pending()
+                    kind = pending.kind
+                    if kind is not None and not self.synced:
+                        kind = "full"
+                    try:
+                        if kind is not None:
+                            await self._async_run(kind, None)
+                        if pending.remove:
+                            await self._async_run("remove", pending.remove)
+                        if pending.refetch:
+                            await self._async_run("refetch", pending.refetch)
+                    except HomeAssistantError:
+                        continue  # counted and logged by _async_run
+        finally:
+            self._working = False
+            if not self._closed:
+                self._async_notify()
 
     async def async_sync(
         self, kind: SyncKind, library_keys: Collection[str] | None = None
@@ -554,12 +561,13 @@ class PlexMirror:
             ir.async_delete_issue(
                 self.hass, DOMAIN, f"{ISSUE_SYNC_FAILED}_{self.entry.entry_id}"
             )
+        if not self.synced:
+            # An incremental sync of a library never synced is a full one.
+            self.synced = await self._async_has_synced()
+        # Nothing awaited from here on: whoever sees the result sees all of it.
         self.failures = 0
         self.last_error = None
         self.last_result = result
-        if result.kind in ("full", "incremental") and not self.synced:
-            # An incremental sync of a library never synced is a full one.
-            self.synced = await self._async_has_synced()
         self.state = STATE_IDLE
         self.progress = None
         self._async_notify()
@@ -622,6 +630,11 @@ class PlexMirror:
         return text
 
     # -- reading -------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        """Whether a background sync runs or is asked for, or an action's sync is."""
+        return self._working or self.pending_actions > 0
 
     @property
     def pending_actions(self) -> int:

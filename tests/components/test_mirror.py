@@ -440,6 +440,47 @@ async def test_timeline_changes_are_followed(
         assert await mirror.async_item(str(episode.rating_key)) is None
 
 
+async def wait_until_idle(mirror: PlexMirror) -> None:
+    """Until no sync runs or waits (woken by the mirror, at most 10 s)."""
+    woken = asyncio.Event()
+    unsubscribe = mirror.async_add_listener(woken.set)
+    try:
+        async with asyncio.timeout(10):
+            while mirror.busy:
+                await woken.wait()
+                woken.clear()
+    finally:
+        unsubscribe()
+
+
+async def test_requests_during_a_sync_are_folded_into_one(
+    hass: HomeAssistant,
+    plex_server: PlexEmulator,
+    mock_config_entry: MockConfigEntry,
+    finished: Events,
+) -> None:
+    """Scans, timers and timeline news during a sync cost one more sync, not one each."""
+    plex_server.faults.add("/library/sections/{id}/all", latency=3)
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await async_wait_for_state(hass, SENSOR, "syncing")
+    mirror = mirror_of(mock_config_entry)
+    for _ in range(3):
+        mirror.async_request_sync("incremental")
+    mirror.async_handle_timeline(["2", "3"], [])
+    mirror.async_handle_timeline(["4"], [])
+    plex_server.faults.clear()  # the pages held so far still take their time
+    await wait_until_idle(mirror)
+    assert [event.data["kind"] for event in finished.events] == [
+        "full",
+        "incremental",
+        "refetch",
+    ]
+    refetch = finished.events[-1].data
+    assert refetch["updated"] + refetch["added"] <= 3
+    assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
+
+
 async def test_library_scan_starts_an_incremental_sync(
     hass: HomeAssistant,
     plex_server: PlexEmulator,
