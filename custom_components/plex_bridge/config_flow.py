@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any, Final, override
 from homeassistant.config_entries import (
     SOURCE_REAUTH,
     ConfigEntry,
-    ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
     FlowType,
@@ -241,9 +240,11 @@ class PlexBridgeConfigFlow(ConfigFlow, domain=DOMAIN):
             self._poll_task.cancel()
         if self.source != SOURCE_REAUTH or self._finished:
             return
-        # Home Assistant also ends reauth flows of an entry that is removed.
+        # Home Assistant also ends reauth flows of an entry that is removed (no
+        # repair then) and of one that reloads; that repair lasts only until the
+        # entry loads, which clears it (repairs.py).
         entry = self.hass.config_entries.async_get_entry(self.context["entry_id"])
-        if entry is not None and entry.state is not ConfigEntryState.LOADED:
+        if entry is not None:
             from .repairs import async_reauth_dismissed
 
             async_reauth_dismissed(self.hass, entry)

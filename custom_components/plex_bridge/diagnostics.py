@@ -15,10 +15,14 @@ from homeassistant.const import CONF_TOKEN, CONF_URL
 from homeassistant.core import HomeAssistant
 
 from . import PlexBridgeConfigEntry
+from .const import CONF_CONNECTIONS, OPTION_MONITORED_USERS, OPTION_PATH_MAPPINGS
 
 TO_REDACT: Final = {
     CONF_TOKEN,
     CONF_URL,
+    CONF_CONNECTIONS,  # the server's other addresses, plex.direct names included
+    OPTION_MONITORED_USERS,  # account names
+    OPTION_PATH_MAPPINGS,  # local paths name people's shares and folders
     "address",
     "host",
     "my_plex_username",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from homeassistant.core import HomeAssistant
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
@@ -13,6 +14,11 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from syrupy.assertion import SnapshotAssertion
 from syrupy.filters import props
 
+from custom_components.plex_bridge.const import (
+    CONF_CONNECTIONS,
+    OPTION_MONITORED_USERS,
+    OPTION_PATH_MAPPINGS,
+)
 from tests.components.conftest import wait_for_coordinator
 from tests.plex_server import PlexEmulator
 
@@ -59,3 +65,34 @@ async def test_diagnostics_never_show_the_token(
     assert diagnostics["entry"]["data"]["url"] == "**REDACTED**"
     assert diagnostics["sessions"]["count"] == 1
     assert diagnostics["sessions"]["transcodes"] == 1
+
+
+@pytest.mark.parametrize(
+    "entry_options",
+    [
+        {
+            OPTION_MONITORED_USERS: ["Guest Viewer"],
+            OPTION_PATH_MAPPINGS: [{"plex": "/data/movies", "local": r"\\nas\jane"}],
+        }
+    ],
+)
+async def test_diagnostics_hide_addresses_users_and_paths(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    plex_server: PlexEmulator,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """The other stored addresses, monitored account names and local paths."""
+    hass.config_entries.async_update_entry(
+        loaded_entry,
+        data={
+            **loaded_entry.data,
+            CONF_CONNECTIONS: ["https://10-0-0-5.abc123.plex.direct:32400"],
+        },
+    )
+    diagnostics = await get_diagnostics_for_config_entry(
+        hass, hass_client, loaded_entry
+    )
+    dumped = json.dumps(diagnostics)
+    for secret in ("plex.direct", "Guest Viewer", "nas", "jane"):
+        assert secret not in dumped

@@ -26,7 +26,6 @@ from homeassistant.config_entries import (
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
-import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_time_changed,
@@ -295,13 +294,6 @@ async def test_dismissed_reauth_is_a_fixable_issue(
     assert len(reauth_flows(hass)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "config_flow.async_remove raises the repair only for an entry that is not "
-        "loaded, and a token revoked while the entry runs leaves it loaded"
-    ),
-)
 async def test_dismissed_reauth_of_a_running_entry_is_an_issue(
     hass: HomeAssistant, plex_server: PlexEmulator, loaded_entry: MockConfigEntry
 ) -> None:
