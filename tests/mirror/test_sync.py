@@ -138,10 +138,11 @@ async def test_full_sync_mirrors_every_type(
     state = await db.call(lambda store: store.sync_state("1"))
     assert state.progress == {}
     assert state.cursor is not None
-    assert state.cursor == max(
-        max(i.updated_at, i.added_at, i.last_viewed_at or 0)
-        for i in plex_server.library.sections[1].by_kind["movie"]
+    # The newest stamp when the sync began: that of the last updated movie.
+    top = max(
+        plex_server.library.sections[1].by_kind["movie"], key=lambda i: i.updated_at
     )
+    assert state.cursor == max(top.updated_at, top.added_at, top.last_viewed_at or 0)
 
 
 async def test_full_sync_costs_pages_not_shows(
@@ -157,8 +158,23 @@ async def test_full_sync_costs_pages_not_shows(
         for types in expected.values()
         for n in types.values()
     )
-    # ... and one watch-window probe per library at its end.
-    assert listing_requests(client) == pages + len(expected)
+    # ... and the watch-window probes of each library before its pages: the
+    # newest play, then the plays within the margin before it (none: one probe).
+    leaf_kinds = {
+        "movie": "movie",
+        "show": "episode",
+        "artist": "track",
+        "photo": "photo",
+    }
+    probes = sum(
+        2
+        if any(
+            leaf.last_viewed_at for leaf in section.by_kind[leaf_kinds[section.type]]
+        )
+        else 1
+        for section in plex_server.library.sections.values()
+    )
+    assert listing_requests(client) == pages + probes
     assert set(client.request_counts) == {"/library/sections"} | {
         f"/library/sections/{key}/all" for key in expected
     }
@@ -347,7 +363,7 @@ async def test_cancelled_full_sync_resumes(
     partial = await counts(db)
     assert partial["1"] == emulator_counts(plex_server)["1"]  # finished before
     committed = sum(partial.get("2", {}).values())
-    assert committed == sum(state.progress.values())
+    assert committed == sum(v for t, v in state.progress.items() if t)
     assert 0 < committed < sum(emulator_counts(plex_server)["2"].values())
 
     # The next full sync reads only what is left.
@@ -356,8 +372,9 @@ async def test_cancelled_full_sync_resumes(
     expected = emulator_counts(plex_server)
     assert (await counts(db))["2"] == expected["2"]
     items = sum(expected["2"].values())
-    fresh_pages = sum(1 + -(-n // small_pages) for n in expected["2"].values()) + 1
-    assert listing_requests(client) - before < fresh_pages - 2
+    # A fresh run: a count per type, its pages, two watch probes.
+    fresh_pages = sum(1 + -(-n // small_pages) for n in expected["2"].values()) + 2
+    assert listing_requests(client) - before <= fresh_pages - 3
     assert resumed.added == items - committed
     state = await db.call(lambda store: store.sync_state("2"))
     assert state.progress == {}
@@ -404,7 +421,7 @@ async def _server_going_away(
     state = await db.call(lambda store: store.sync_state("2"))
     assert state.cursor is None
     committed = sum((await counts(db)).get("2", {}).values())
-    assert committed == sum(state.progress.values()) >= 8
+    assert committed == sum(v for t, v in state.progress.items() if t) >= 8
 
     plex_server.faults.clear()
     plex_server.faults.reset_counts()
@@ -423,7 +440,7 @@ async def _server_going_away(
 class FailingDiskStore(MirrorStore):
     """A store whose disk fails on one write (the n-th ``upsert_items``)."""
 
-    fail_on = 3
+    fail_on = 4  # the first call saves the start stamp, then two pages
     calls = 0
 
     def upsert_items(self, *args: Any, **kwargs: Any) -> Any:
@@ -445,7 +462,7 @@ async def test_write_failure_leaves_last_commit_and_resumes(
         with pytest.raises(OSError, match="disk I/O error"):
             await MirrorSync(client, failing).full(["1"])
         state = await failing.call(lambda store: store.sync_state("1"))
-        assert state.progress == {1: 2 * small_pages}
+        assert {t: v for t, v in state.progress.items() if t} == {1: 2 * small_pages}
         assert await failing.call(lambda store: store.count("1")) == 2 * small_pages
     finally:
         await failing.close()
@@ -457,9 +474,9 @@ async def test_write_failure_leaves_last_commit_and_resumes(
         movies = emulator_counts(plex_server)["1"][1]
         assert await db.call(lambda store: store.count("1")) == movies
         assert result.added == movies - 2 * small_pages
-        # count + the pages after the second + the watch probe
+        # count + the two watch probes + the pages after the second
         left = -(-(movies - 2 * small_pages) // small_pages)
-        assert listing_requests(client) - before == 1 + left + 1
+        assert listing_requests(client) - before == 1 + 2 + left
     finally:
         await db.close()
 
@@ -541,3 +558,42 @@ async def test_margin_rereads_are_not_rewritten(
     item = await db.call(lambda store: store.item(str(episodes[-1].rating_key)))
     assert item is not None
     assert item.title == "Renamed"
+
+
+async def test_changes_during_a_full_sync_are_not_skipped(
+    plex_server: PlexEmulator, client: PlexClient, db: MirrorDB, small_pages: int
+) -> None:
+    """A page changed after it was read is found by the next incremental.
+
+    It changed before items on later pages did: a cursor taken from those would
+    pass it by. The cursor stops at the newest stamp from when the sync began.
+    """
+    library = plex_server.library
+    movies = library.sections[1].by_kind["movie"]
+    first_page = sorted(movies, key=lambda m: m.added_at)[:small_pages]
+    early, late = first_page[0], max(movies, key=lambda m: m.added_at)
+    changed = False
+
+    def change_mid_sync(progress: SyncProgress) -> None:
+        nonlocal changed
+        if progress.library_key == "1" and progress.done >= small_pages and not changed:
+            changed = True
+            plex_server.clock.advance(10)
+            library.update_item(early.rating_key, title="Changed early")
+            plex_server.clock.advance(1000)
+            library.update_item(late.rating_key, title="Changed late")
+
+    sync = MirrorSync(client, db, on_progress=change_mid_sync)
+    await sync.full(["1"])
+    assert changed
+    stale = await db.call(lambda store: store.item(str(early.rating_key)))
+    assert stale is not None
+    assert stale.title != "Changed early"  # its page was read before the change
+
+    await sync.incremental(["1"])
+
+    fresh = await db.call(lambda store: store.items([str(early.rating_key)]))
+    assert [item.title for item in fresh] == ["Changed early"]
+    last = await db.call(lambda store: store.item(str(late.rating_key)))
+    assert last is not None
+    assert last.title == "Changed late"

@@ -19,8 +19,11 @@ the disk failing, the process killed) leaves the mirror at its last commit, and 
 next full sync continues from those offsets. After the last page the mirror's
 count per type is compared with the server's ``totalSize``; on a difference the
 keys are reconciled (see deletions). Only then does ``finish_library`` clear the
-progress and set the cursor (the newest ``updatedAt`` / ``addedAt`` /
-``lastViewedAt`` seen).
+progress and set the cursor: the newest ``updatedAt`` / ``addedAt`` /
+``lastViewedAt`` seen, but no later than the newest stamp on the server when the
+full sync began (kept in the progress under pseudo-type 0, so a resumed sync keeps
+it), because an item changed after its page was read is older than what changed
+after it on later pages.
 
 Incremental sync (per library)
 ------------------------------
@@ -34,11 +37,12 @@ libraries still exist). Then:
   ``totalSize`` (``X-Plex-Container-Size=0``). Where the mirror's count differs,
   the keys are reconciled.
 - Watch state: watching does not bump ``updatedAt`` (nor the change stamp), so
-  every incremental asks the library's playable type for
-  ``lastViewedAt>>=cursor-MARGIN`` sorted newest first, one item: its
-  ``totalSize`` and newest ``lastViewedAt``. Unless both equal what the last
-  sync saw, the items viewed since are fetched and their parents (whose watched
-  counts follow) refetched.
+  every sync first asks the library's playable type for the plays after the
+  window's start (the newest play it saw minus ``MARGIN``; ``lastViewedAt>>=``,
+  newest first, one item): their ``totalSize`` and the newest ``lastViewedAt``. Unless both equal
+  what the last sync's probe saw, those plays are fetched and their parents
+  (whose watched counts follow) refetched. The probe comes before any read, so a
+  play during a sync shows in the next probe.
 
 With nothing changed that is one request per library plus one in all, fewer than
 one per library type. ``MARGIN`` (60 s) covers changes made in the same second
@@ -138,6 +142,8 @@ NARROW: Final[Mapping[int, tuple[int, str, str]]] = {
 }
 MAX_SUSPECTS: Final = 200
 """More parents than this whose counts differ: read every key instead."""
+START_STAMP: Final = 0
+"""Pseudo-type under which a full sync's progress keeps the stamp it began at."""
 PHOTO_ALBUM: Final = 14
 PHOTO_ALBUM_TYPE: Final = "photoalbum"
 TIME_FIELDS: Final = ("updatedAt", "addedAt", "lastViewedAt")
@@ -224,10 +230,12 @@ class _LibraryRun:
         self.added = 0
         self.updated = 0
         self.removed = 0
-        # The watch window read during this run, reused at its end if still valid.
+        # The watch window probed before this run read anything (kept at its end).
         self.window: tuple[int, int, int] | None = None
         # (top type, count attribute) -> rating key -> count, read once per run.
         self.tops: dict[tuple[int, str], dict[str, int] | None] = {}
+        # The newest stamp on the server when a full sync began (caps the cursor).
+        self.cap: int | None = None
         self.locks: dict[tuple[int, str], asyncio.Lock] = {}
 
 
@@ -450,8 +458,25 @@ class MirrorSync:
         self, run: _LibraryRun, progress: Mapping[int, int], old_cursor: int | None
     ) -> None:
         types = TYPES_BY_SECTION[run.type]
-        totals = await asyncio.gather(
-            *(self._count(run.key, plex_type) for plex_type in types)
+        probes = await asyncio.gather(
+            *(self._newest_and_total(run.key, plex_type) for plex_type in types)
+        )
+        totals = [total for _, total in probes]
+        # The cursor may not pass the newest stamp on the server when this full
+        # sync began: an item changed after its page was read is older than
+        # whatever changed later, and only a cursor from before the start finds
+        # it. Kept in the progress (pseudo-type 0) so that a resumed sync keeps
+        # the stamp of the run that began it.
+        stamp = progress.get(START_STAMP)
+        if stamp is None:
+            stamp = max((newest for newest, _ in probes), default=0)
+            await self._db.call(_save_stamp, run.key, stamp)
+        run.cap = stamp
+        # The watch window as it is before the pages are read (see incremental):
+        # the newest play, then the plays within the margin before it.
+        first = await self._viewed_window(run, 0)
+        run.window = (
+            await self._viewed_window(run, first[2] - MARGIN) if first[2] else first
         )
         starts = _resume_offsets(types, progress)
         run.total = sum(totals)
@@ -472,6 +497,15 @@ class MirrorSync:
             if counts.get(plex_type, 0) != total:
                 await self._reconcile(run, plex_type)
 
+    async def _newest_and_total(
+        self, library_key: str, plex_type: int
+    ) -> tuple[int, int]:
+        """The newest ``updatedAt`` of a type and its ``totalSize``, in one request."""
+        items, total = await self._client.section_metadata(
+            library_key, plex_type, size=1, sort="updatedAt:desc", guids=False
+        )
+        return (_newest(items[0]) if items else 0), total
+
     async def _count(self, library_key: str, plex_type: int) -> int:
         _, total = await self._client.section_metadata(
             library_key, plex_type, size=0, sort=FULL_SORT, guids=False
@@ -488,6 +522,7 @@ class MirrorSync:
         filters: Mapping[str, str | int] | None = None,
         sort: str = FULL_SORT,
         save_progress: bool = True,
+        seen: list[int] | None = None,
     ) -> list[str]:
         """Fetch pages ``IN_FLIGHT`` at a time, write them in order; returns the keys."""
         client = self._client
@@ -528,11 +563,17 @@ class MirrorSync:
                     continue
                 run.newest = max(run.newest, _normalise(items, plex_type))
                 keys.extend(str(item.get("ratingKey")) for item in items)
+                if seen is not None:  # the plays of the items (see ``_viewed``)
+                    seen.extend(
+                        stamp
+                        for item in items
+                        if (stamp := as_int(item.get("lastViewedAt"))) is not None
+                    )
                 if save_progress:
                     upserted = await self._upsert(
                         run.key, items, (plex_type, offset + len(items))
                     )
-                    self._remember(run.key, items, run.newest - MARGIN)
+                    self._remember(run.key, items, _floor(run))
                     self._record(run, upserted)
                 else:
                     await self._write_changed(run, items)
@@ -558,15 +599,17 @@ class MirrorSync:
     ) -> None:
         since = cursor - MARGIN
         run.newest = cursor
+        # The watch window first, before anything is read: a play after this
+        # probe changes what the next run's probe sees, so it is never lost.
+        stored = last.get("viewed_window")
+        watch_since = int(stored[0]) if stored else 0
+        window = run.window = await self._viewed_window(run, watch_since)
         stamp = section.get("contentChangedAt")
         if stamp is None or str(stamp) != str(last.get("content_changed_at")):
             for plex_type in TYPES_BY_SECTION[run.type]:
                 await self._changed_of_type(run, plex_type, since)
-        window = run.window = await self._viewed_window(run, since)
-        if list(window) != list(last.get("viewed_window") or ()) or (
-            window[2] > cursor
-        ):
-            await self._viewed(run, since)
+        if not stored or list(window) != list(stored):
+            run.window = await self._viewed(run, watch_since, window)
 
     async def _changed_of_type(
         self, run: _LibraryRun, plex_type: int, since: int
@@ -642,7 +685,7 @@ class MirrorSync:
         )
         if fresh:
             self._record(run, await self._upsert(run.key, fresh))
-            self._remember(run.key, fresh, run.newest - MARGIN)
+            self._remember(run.key, fresh, _floor(run))
 
     async def _viewed_window(
         self, run: _LibraryRun, since: int
@@ -659,9 +702,17 @@ class MirrorSync:
         newest = as_int(items[0].get("lastViewedAt")) if items else None
         return since, total, newest or 0
 
-    async def _viewed(self, run: _LibraryRun, since: int) -> None:
-        """Items played since ``since``, and their parents (watched counts follow)."""
+    async def _viewed(
+        self, run: _LibraryRun, since: int, probed: tuple[int, int, int]
+    ) -> tuple[int, int, int]:
+        """Items played since ``since``, and their parents (watched counts follow).
+
+        Returns the window the next sync compares with: moved up to the newest
+        play fetched (minus ``MARGIN``), counted from what was fetched, which is
+        what the server held when it was read.
+        """
         leaf = LEAF_TYPE[run.type]
+        played: list[int] = []
         keys = await self._pages(
             run,
             leaf,
@@ -670,14 +721,19 @@ class MirrorSync:
             filters={"lastViewedAt>>": since},
             sort="lastViewedAt",
             save_progress=False,
+            seen=played,
         )
-        if not keys:
-            return
-        parents = await self._db.call(_parent_keys, keys)
-        if parents:
-            items = await self._fetch_batches(sorted(parents))
-            if items:
-                await self._write(run, None, items)
+        if keys:
+            parents = await self._db.call(_parent_keys, keys)
+            if parents:
+                items = await self._fetch_batches(sorted(parents))
+                if items:
+                    await self._write(run, None, items)
+        if not played:
+            return probed
+        newest = max(played)
+        after = newest - MARGIN
+        return after, sum(1 for stamp in played if stamp > after), newest
 
     # -- deletions -----------------------------------------------------------------
 
@@ -872,13 +928,11 @@ class MirrorSync:
         """Save the cursor and the last result after everything was committed.
 
         The result also keeps what the next incremental compares with: the
-        section's change stamp and the watch window (read with the new cursor).
+        section's change stamp and the watch window probed before the reads.
         """
-        cursor = run.newest
+        cursor = run.newest if run.cap is None else min(run.newest, run.cap)
         self._prune(run.key, cursor - MARGIN)
-        window = run.window
-        if window is None or window[0] != cursor - MARGIN:
-            window = await self._viewed_window(run, cursor - MARGIN)
+        window = run.window or (0, 0, 0)
         result = {
             "kind": run.kind,
             "added": run.added,
@@ -893,6 +947,15 @@ class MirrorSync:
         )
         run.done = max(run.done, run.total)
         self._progress(run)
+
+
+def _floor(run: _LibraryRun) -> int:
+    """Items stamped after this are re-read by the next sync (margin or watch window)."""
+    newest = run.newest if run.cap is None else min(run.newest, run.cap)
+    floor = newest - MARGIN
+    if run.window is not None:
+        floor = min(floor, run.window[0])
+    return floor
 
 
 def _resume_offsets(types: Sequence[int], progress: Mapping[int, int]) -> list[int]:
@@ -919,6 +982,10 @@ def _resume_offsets(types: Sequence[int], progress: Mapping[int, int]) -> list[i
 
 def _libraries(store: MirrorStore) -> list[Any]:
     return store.libraries()
+
+
+def _save_stamp(store: MirrorStore, library_key: str, stamp: int) -> None:
+    store.upsert_items(library_key, [], progress=(START_STAMP, stamp))
 
 
 def _set_libraries(
