@@ -253,11 +253,14 @@ async def test_unload_during_a_sync_is_clean(
     hass: HomeAssistant, plex_server: PlexEmulator, mock_config_entry: MockConfigEntry
 ) -> None:
     """Unloading cancels the running sync and closes the file; no thread is left."""
-    # Every page of the first sync is held by the server for a while.
-    fault = plex_server.faults.add("/library/sections/{id}/all", latency=3)
+    # The server holds the first sync's pages until the test lets them go.
+    fault = plex_server.faults.add(
+        "/library/sections/{id}/all", hold=True, query={"includeGuids": "1"}
+    )
     mock_config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await async_wait_for_state(hass, SENSOR, "syncing")
+    await fault.held()
     mirror = mirror_of(mock_config_entry)
     assert mirror.last_result is None
     # An action's sync waits for the running one.
@@ -279,6 +282,7 @@ async def test_unload_during_a_sync_is_clean(
     assert mirror.last_result is None  # cancelled, not finished
     assert mirror.db.closed
     assert not [t for t in threading.enumerate() if t.name.startswith(THREAD_NAME)]
+    fault.release()
     plex_server.faults.clear()
 
     # The next setup resumes from what the cancelled sync committed.
@@ -460,16 +464,20 @@ async def test_requests_during_a_sync_are_folded_into_one(
     finished: Events,
 ) -> None:
     """Scans, timers and timeline news during a sync cost one more sync, not one each."""
-    plex_server.faults.add("/library/sections/{id}/all", latency=3)
+    fault = plex_server.faults.add(
+        "/library/sections/{id}/all", hold=True, query={"includeGuids": "1"}
+    )
     mock_config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await async_wait_for_state(hass, SENSOR, "syncing")
+    await fault.held()
     mirror = mirror_of(mock_config_entry)
     for _ in range(3):
         mirror.async_request_sync("incremental")
     mirror.async_handle_timeline(["2", "3"], [])
     mirror.async_handle_timeline(["4"], [])
-    plex_server.faults.clear()  # the pages held so far still take their time
+    plex_server.faults.clear()
+    fault.release()
     await wait_until_idle(mirror)
     assert [event.data["kind"] for event in finished.events] == [
         "full",
@@ -832,11 +840,14 @@ async def test_search_before_the_first_sync(
     hass: HomeAssistant, plex_server: PlexEmulator, mock_config_entry: MockConfigEntry
 ) -> None:
     """Until the mirror has synced, search refuses and the players ask the server."""
-    # The server holds every page of the first sync for a while.
-    plex_server.faults.add("/library/sections/{id}/all", latency=3)
+    # The server holds the first sync's pages until the test lets them go.
+    fault = plex_server.faults.add(
+        "/library/sections/{id}/all", hold=True, query={"includeGuids": "1"}
+    )
     mock_config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await async_wait_for_state(hass, SENSOR, "syncing")
+    await fault.held()
     assert not mirror_of(mock_config_entry).synced
     with pytest.raises(HomeAssistantError) as caught:
         await search(hass, query="The Matrix")
@@ -853,6 +864,7 @@ async def test_search_before_the_first_sync(
     assert response[PLAYER_ENTITY].result[0].title == "The Matrix"  # type: ignore[union-attr]
     assert plex_server.faults.count("/hubs/search") > asked
     plex_server.faults.clear()
+    fault.release()
     assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import aiohttp
@@ -153,15 +154,55 @@ async def test_malformed_body(
 async def test_latency_delays_the_answer(
     plex_server: PlexEmulator, owner_http: aiohttp.ClientSession
 ) -> None:
-    fault = plex_server.faults.add("/identity", latency=0.2, times=1)
+    # Wide margins: a busy machine may take a while to connect, and the answer
+    # must still be the thing that is late.
+    fault = plex_server.faults.add("/identity", latency=5, times=1)
 
     with pytest.raises(TimeoutError):
-        async with owner_http.get(
-            "/identity", timeout=aiohttp.ClientTimeout(total=0.01)
-        ):
+        async with owner_http.get("/identity", timeout=aiohttp.ClientTimeout(total=1)):
             pass
 
     assert fault.fired == 1
+
+
+async def test_hold_keeps_the_answer_until_released(
+    plex_server: PlexEmulator, owner_http: aiohttp.ClientSession
+) -> None:
+    fault = plex_server.faults.add("/identity", hold=True)
+
+    async def read() -> int:
+        async with owner_http.get("/identity") as response:
+            return response.status
+
+    request = asyncio.create_task(read())
+    await fault.held()
+    assert not request.done()
+    fault.release()
+    assert await request == 200
+    assert fault.as_dict()["hold"] is True
+
+
+async def test_query_narrows_a_fault(
+    plex_server: PlexEmulator, owner_http: aiohttp.ClientSession
+) -> None:
+    fault = plex_server.faults.add(
+        "/library/sections/{id}/all", status=503, query={"includeGuids": "1"}
+    )
+
+    async with owner_http.get("/library/sections/1/all") as response:
+        assert response.status == 200
+    async with owner_http.get(
+        "/library/sections/1/all", params={"includeGuids": "1"}
+    ) as response:
+        assert response.status == 503
+    assert fault.fired == 1
+    assert fault.as_dict()["query"] == {"includeGuids": "1"}
+
+
+def test_hold_alone_is_a_fault(plex_server: PlexEmulator) -> None:
+    assert plex_server.faults.add("/identity", hold=True).hold
+    with pytest.raises(ValueError, match="needs a kind"):
+        plex_server.faults.add("/identity")
 
 
 async def test_latency_with_status(

@@ -10,6 +10,10 @@ the requests the server received. Two aiohttp middlewares apply them:
 Fault kinds (one ``add()`` may combine ``latency`` with one of the others):
 
 - ``latency``: seconds the server waits before answering (``asyncio.sleep``);
+- ``hold``: the server waits until the test calls ``fault.release()``, and
+  ``await fault.held()`` returns once a request is waiting: a slow server whose
+  slowness ends when the test says so, not after a time that load may outlast.
+  A held request then goes on as if unfaulted (or with the other kind given);
 - ``status``: 401, 404, 500 or 503 with the HTML error page real Plex sends;
 - ``reset``: the TCP connection is aborted without any response;
 - ``truncate``: the headers announce the whole body, then the connection is
@@ -25,9 +29,9 @@ glob that matches only itself) compared with the request's concrete path (for
 example ``/library/sections/1/all``) and with the template of the route that
 serves it (for example ``/library/sections/{id}/all``, as the route was
 registered). ``*`` also crosses ``/``: ``/library/*`` hits everything under
-``/library/``, and ``*`` alone every request. The query string is never part of
-the match. ``method`` restricts a
-fault to one HTTP method. ``times`` is how often the fault fires before it
+``/library/``, and ``*`` alone every request. The query string is not part of
+the pattern; ``query`` (a dict) restricts a fault to requests whose query has those
+parameters with those values. ``method`` restricts a fault to one HTTP method. ``times`` is how often the fault fires before it
 expires (``None``: until ``clear()`` or ``remove()``).
 
 The control API (``/_emulator/...``) is neither counted nor faulted, unless a
@@ -38,7 +42,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 import fnmatch
 import itertools
@@ -81,16 +85,46 @@ class Fault:
     ws_drop: bool = False
     times: int | None = None
     method: str | None = None
+    hold: bool = False
+    query: dict[str, str] | None = None
     fired: int = 0
+
+    def __post_init__(self) -> None:
+        """The events of a ``hold`` fault (every fault has them; only hold uses them)."""
+        self._arrived = asyncio.Event()
+        self._released = asyncio.Event()
+
+    async def held(self) -> None:
+        """Return once a request is waiting on this ``hold`` fault."""
+        await self._arrived.wait()
+
+    def release(self) -> None:
+        """Let every held request (and any later one) go on."""
+        self._released.set()
+
+    async def wait_for_release(self) -> None:
+        """Hold the request that fired this fault until ``release()``."""
+        self._arrived.set()
+        await self._released.wait()
 
     @property
     def expired(self) -> bool:
         """Whether the fault has fired as often as it was asked to."""
         return self.times is not None and self.fired >= self.times
 
-    def matches(self, method: str, path: str, template: str | None) -> bool:
-        """Whether a request with this method, path and route template is hit."""
+    def matches(
+        self,
+        method: str,
+        path: str,
+        template: str | None,
+        query: Mapping[str, str] | None = None,
+    ) -> bool:
+        """Whether a request with this method, path, route template and query is hit."""
         if self.method is not None and self.method != method:
+            return False
+        if self.query is not None and any(
+            (query or {}).get(name) != value for name, value in self.query.items()
+        ):
             return False
         if path.startswith(CONTROL_PREFIX) and not self.pattern.startswith(
             CONTROL_PREFIX
@@ -114,6 +148,8 @@ class Fault:
             "ws_drop": self.ws_drop,
             "times": self.times,
             "method": self.method,
+            "hold": self.hold,
+            "query": self.query,
             "fired": self.fired,
         }
 
@@ -144,6 +180,8 @@ class FaultInjector:
         ws_drop: bool = False,
         times: int | None = None,
         method: str | None = None,
+        hold: bool = False,
+        query: Mapping[str, str] | None = None,
     ) -> Fault:
         """Inject a fault on the paths that ``path_pattern`` matches (see module doc).
 
@@ -151,7 +189,12 @@ class FaultInjector:
         fault kind at all, or more than one kind besides ``latency``.
         """
         validate_fault(
-            path_pattern, latency, status, (reset, truncate, malformed, ws_drop), times
+            path_pattern,
+            latency,
+            status,
+            (reset, truncate, malformed, ws_drop),
+            times,
+            hold=hold,
         )
         fault = Fault(
             id=next(self._ids),
@@ -164,6 +207,8 @@ class FaultInjector:
             ws_drop=ws_drop,
             times=times,
             method=method.upper() if method else None,
+            hold=hold,
+            query=dict(query) if query is not None else None,
         )
         self.faults.append(fault)
         if ws_drop:
@@ -186,7 +231,7 @@ class FaultInjector:
         """The first fault in force that hits this request (it is not yet fired)."""
         template = route_template(request)
         for fault in self.faults:
-            if fault.matches(request.method, request.path, template):
+            if fault.matches(request.method, request.path, template, request.query):
                 return fault
         return None
 
@@ -243,6 +288,8 @@ def validate_fault(
     status: int | None,
     flags: tuple[bool, ...],
     times: int | None,
+    *,
+    hold: bool = False,
 ) -> None:
     """Raise ``ValueError`` unless the arguments describe one sensible fault."""
     if not pattern.startswith("/") and not pattern.startswith("*"):
@@ -260,9 +307,9 @@ def validate_fault(
         raise ValueError(
             "choose one of status, reset, truncate, malformed, ws_drop (latency may join it)"
         )
-    if kinds == 0 and latency is None:
+    if kinds == 0 and latency is None and not hold:
         raise ValueError(
-            "a fault needs a kind: latency, status, reset, truncate, malformed or ws_drop"
+            "a fault needs a kind: latency, hold, status, reset, truncate, malformed or ws_drop"
         )
 
 
@@ -338,6 +385,8 @@ async def apply_fault(
     """Answer ``request`` the way ``fault`` says."""
     if fault.latency:
         await asyncio.sleep(fault.latency)
+    if fault.hold:
+        await fault.wait_for_release()
     if fault.status is not None:
         return error(fault.status, FAULT_STATUSES[fault.status])
     if fault.reset or fault.ws_drop:
