@@ -10,7 +10,11 @@ import pytest
 
 from custom_components.plex_bridge.mirror import text
 from custom_components.plex_bridge.mirror.search import SearchHit, _edits
-from custom_components.plex_bridge.mirror.store import MirrorStore
+from custom_components.plex_bridge.mirror.store import (
+    TYPE_NUMBERS,
+    MirrorStore,
+    index_columns,
+)
 
 from . import SECTIONS, episode, movie, season, show, tags
 
@@ -58,19 +62,21 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MirrorStore]:
 
 
 def indexed_words(store: MirrorStore, hit: SearchHit) -> list[str]:
-    """Every word the index holds for a hit's item."""
+    """Every word the index holds for a hit's item (as the store built it)."""
+    item = hit.item
     item_id = store.connection.execute(
-        "SELECT id FROM items WHERE rating_key = ?", (hit.item.rating_key,)
+        "SELECT id FROM items WHERE rating_key = ?", (item.rating_key,)
     ).fetchone()[0]
-    words: list[str] = []
-    for table in ("search_titles", "search_text"):
-        row = store.connection.execute(
-            f"SELECT * FROM {table} WHERE rowid = ?",  # noqa: S608 - test constants
-            (item_id,),
-        ).fetchone()
-        for column in row or ():
-            words.extend((column or "").split())
-    return words
+    columns = index_columns(
+        TYPE_NUMBERS[item.type],
+        item.title,
+        parent_title=item.parent_title,
+        grandparent_title=item.grandparent_title,
+        original_title=item.original_title,
+        people=store.people([item_id]).get(item_id, []),
+        summary=item.summary,
+    )
+    return " ".join(columns).split()
 
 
 def assert_no_overmatch(store: MirrorStore, query: str, hits: list[SearchHit]) -> None:

@@ -57,12 +57,10 @@ from dataclasses import dataclass
 import json
 import math
 import time
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from . import text
-
-if TYPE_CHECKING:
-    from .store import MirrorItem, MirrorStore
+from .store import TYPE_NUMBERS, MirrorItem, MirrorStore
 
 MAX_WORDS: Final = 32
 MAX_QUERY_LENGTH: Final = 500
@@ -244,8 +242,6 @@ def _filters(
     external_id: tuple[str, str] | None,
 ) -> tuple[str, list[Any]]:
     """SQL conditions on ``items`` (alias ``i``) and their arguments."""
-    from .store import TYPE_NUMBERS
-
     clauses: list[str] = []
     args: list[Any] = []
     if types:
@@ -319,8 +315,8 @@ class _Candidate:
 
 _CANDIDATE_SELECT: Final = (
     "SELECT i.id, i.type, i.title, i.original_title, i.parent_title, i.grandparent_title, "
-    "i.view_count, i.rating, i.added_at, t.title, t.context, t.original FROM items i "
-    "LEFT JOIN search_titles t ON t.rowid = i.id "
+    "i.view_count, i.rating, i.added_at, t.title, t.context, t.original, {text} "
+    "FROM items i LEFT JOIN search_titles t ON t.rowid = i.id {join}"
     "WHERE i.id IN (SELECT value FROM json_each(?))"
 )
 # Types whose parent's title makes a full title ("Discovery" by "Daft Punk" is the
@@ -577,28 +573,28 @@ def _fts_ids(
 def _candidates(
     store: MirrorStore, ids: list[int], *, with_text: bool = False
 ) -> list[_Candidate]:
-    """The candidates of ``ids`` in that order, with their indexed words."""
+    """The candidates of ``ids`` in that order, with their indexed words.
+
+    ``with_text`` adds the people and summary words (from ``search_text``).
+    """
     if not ids:
         return []
     db = store.connection
     key = json.dumps(ids)
-    rows = {row[0]: row for row in db.execute(_CANDIDATE_SELECT, (key,))}
-    texts: dict[int, tuple[str, str]] = {}
-    if with_text:
-        texts = {
-            rowid: (people, summary)
-            for rowid, people, summary in db.execute(
-                "SELECT rowid, people, summary FROM search_text "
-                "WHERE rowid IN (SELECT value FROM json_each(?))",
-                (key,),
-            )
-        }
+    select = (
+        _CANDIDATE_SELECT.format(
+            text="x.people, x.summary",
+            join="LEFT JOIN search_text x ON x.rowid = i.id ",
+        )
+        if with_text
+        else _CANDIDATE_SELECT.format(text="NULL, NULL", join="")
+    )
+    rows = {row[0]: row for row in db.execute(select, (key,))}
     result = []
     for item_id in ids:
         row = rows.get(item_id)
         if row is None:
             continue
-        people, summary = texts.get(item_id, ("", ""))
         result.append(
             _Candidate(
                 item_id=item_id,
@@ -613,8 +609,8 @@ def _candidates(
                 title_words=_words(row[9]),
                 context_words=_words(row[10]),
                 original_words=_words(row[11]),
-                people_words=_words(people),
-                summary_words=_words(summary),
+                people_words=_words(row[12]),
+                summary_words=_words(row[13]),
             )
         )
     return result
