@@ -89,7 +89,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 import logging
 import time
@@ -458,7 +458,7 @@ class MirrorSync:
         self, run: _LibraryRun, progress: Mapping[int, int], old_cursor: int | None
     ) -> None:
         types = TYPES_BY_SECTION[run.type]
-        probes = await asyncio.gather(
+        probes = await _all(
             *(self._newest_and_total(run.key, plex_type) for plex_type in types)
         )
         totals = [total for _, total in probes]
@@ -614,7 +614,10 @@ class MirrorSync:
     async def _changed_of_type(
         self, run: _LibraryRun, plex_type: int, since: int
     ) -> None:
-        (updated, n_updated), (added, n_added), total = await asyncio.gather(
+        async def total() -> tuple[list[dict[str, Any]], int]:
+            return [], await self._total(run, plex_type)
+
+        (updated, n_updated), (added, n_added), (_, server_total) = await _all(
             self._client.section_metadata(
                 run.key,
                 plex_type,
@@ -629,7 +632,7 @@ class MirrorSync:
                 filters={"addedAt>>": since},
                 sort="addedAt",
             ),
-            self._total(run, plex_type),
+            total(),
         )
         run.total += n_updated + n_added
         for first, count, name in (
@@ -649,7 +652,7 @@ class MirrorSync:
                     save_progress=False,
                 )
         counts = await self._db.call(_counts_of, run.key)
-        if counts.get(plex_type, 0) != total:
+        if counts.get(plex_type, 0) != server_total:
             await self._reconcile(run, plex_type)
 
     async def _write(
@@ -780,7 +783,7 @@ class MirrorSync:
             gone.update(mine - server)
             missing.update(server - mine)
 
-        await asyncio.gather(*(compare(parent) for parent in suspects))
+        await _all(*(compare(parent) for parent in suspects))
         for parent in orphaned:
             gone.update(
                 await self._db.call(_child_keys, run.key, plex_type, link, parent)
@@ -897,7 +900,7 @@ class MirrorSync:
             # Keep the keys only: a page's dicts go as soon as it is read.
             keys.update(str(item.get("ratingKey")) for item in items)
 
-        await asyncio.gather(
+        await _all(
             *(page(offset) for offset in range(len(first), total, KEYS_PAGE_SIZE))
         )
         return keys
@@ -911,7 +914,7 @@ class MirrorSync:
                 return await self._client.metadata_batch(chunk)
 
         found: list[dict[str, Any]] = []
-        for items in await asyncio.gather(
+        for items in await _all(
             *(
                 batch(keys[index : index + BATCH_SIZE])
                 for index in range(0, len(keys), BATCH_SIZE)
@@ -947,6 +950,22 @@ class MirrorSync:
         )
         run.done = max(run.done, run.total)
         self._progress(run)
+
+
+async def _all[T](*aws: Awaitable[T]) -> list[T]:
+    """``asyncio.gather``, except that when one fails the others are cancelled.
+
+    (``gather`` leaves them running, requests in flight after the sync gave up.)
+    The first error is raised as it is, not wrapped in an exception group.
+    """
+    tasks = [asyncio.ensure_future(aw) for aw in aws]
+    try:
+        return await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 def _floor(run: _LibraryRun) -> int:
