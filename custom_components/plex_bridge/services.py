@@ -331,6 +331,10 @@ async def _async_set_watched(call: ServiceCall, *, watched: bool) -> None:
     mark = client.mark_watched if watched else client.mark_unwatched
     await _call_server(lambda: mark(rating_key))
     entry.runtime_data.library.async_handle_library_change(scan=False)
+    # Unwatched clears lastViewedAt, so no incremental sync would see it: the
+    # mirror reads the item (and its parents) again now.
+    if (mirror := entry.runtime_data.mirror) is not None:
+        mirror.async_handle_timeline([rating_key], [])
 
 
 async def _async_mark_watched(call: ServiceCall) -> None:

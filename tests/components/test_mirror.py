@@ -1014,3 +1014,25 @@ async def test_without_a_mirror_file_the_rest_works(
     )
     assert response[PLAYER_ENTITY].result[0].title == "The Matrix"  # type: ignore[index]
     assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
+
+
+async def test_mark_unwatched_reaches_the_mirror(
+    hass: HomeAssistant, plex_server: PlexEmulator, loaded_entry: MockConfigEntry
+) -> None:
+    """Unwatched clears lastViewedAt, which no incremental can see: the action refetches."""
+    mirror = mirror_of(loaded_entry)
+    plex_server.library.mark_watched("2")
+    await hass.services.async_call(
+        DOMAIN, "sync", {"mode": "incremental"}, blocking=True, return_response=True
+    )
+    watched = await mirror.async_item("2")
+    assert watched is not None
+    assert watched.view_count
+
+    await hass.services.async_call(
+        DOMAIN, "mark_unwatched", {"rating_key": "2"}, blocking=True
+    )
+    await wait_until_idle(mirror)
+    unwatched = await mirror.async_item("2")
+    assert unwatched is not None
+    assert not unwatched.view_count
