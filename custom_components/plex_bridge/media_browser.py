@@ -253,11 +253,16 @@ IGNORED_KEYS: Final = frozenset({"plex_server"})
 
 # The server's own image paths (``thumb``, ``art``, ``composite`` ...): the only
 # paths the image proxy fetches, so that it can never be used to read anything else.
+# Only the picture kinds of an item (not ``children``, ``similar`` ..., which are
+# metadata the proxy must not hand out), ASCII digits only (``\d`` would take other
+# scripts' digits too), and resource names that are neither dot segments nor
+# hidden files.
 IMAGE_PATH: Final = re.compile(
-    r"/(?:library/metadata/\d+/[A-Za-z]+(?:/\d+)?"
-    r"|library/(?:collections|sections)/\d+/composite/\d+"
-    r"|playlists/\d+/composite/\d+"
-    r"|:/resources/[A-Za-z0-9_.-]+)"
+    r"/(?:library/metadata/[0-9]+/(?:thumb|art|banner|clearLogo|composite)(?:/[0-9]+)?"
+    r"|library/(?:collections|sections)/[0-9]+/composite/[0-9]+"
+    r"|playlists/[0-9]+/composite/[0-9]+"
+    r"|:/resources/[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*)",
+    re.ASCII,
 )
 
 
