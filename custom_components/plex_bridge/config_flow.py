@@ -155,11 +155,15 @@ def normalize_url(raw: str) -> str | None:
         return None
     # A bare http address means Plex's own port; https keeps its default (443).
     port = url.explicit_port or (DEFAULT_PORT if url.scheme == "http" else 443)
-    return str(
-        URL.build(
-            scheme=url.scheme, host=url.host, port=port, path=url.path.rstrip("/")
+    try:
+        # yarl checks the host only here: a host with spaces, quotes or braces.
+        return str(
+            URL.build(
+                scheme=url.scheme, host=url.host, port=port, path=url.path.rstrip("/")
+            )
         )
-    )
+    except ValueError:
+        return None
 
 
 def server_label(resource: Resource, username: str | None) -> str:

@@ -1040,11 +1040,13 @@ def load_payload(text: str) -> dict[str, Any]:
         value = payload.get(key)
         if isinstance(value, int) and not isinstance(value, bool) and key == "key":
             payload[key] = str(value)
-        elif value is not None and (not isinstance(value, str) or not value.strip()):
+        # ``key in payload``, not ``value is not None``: an explicit null is refused
+        # here rather than reaching the resolver as a title.
+        elif key in payload and (not isinstance(value, str) or not value.strip()):
             raise _invalid_payload(f'"{key}" must be a non-empty text')
     for key in ("season", "episode", "track"):
         value = payload.get(key)
-        if value is not None and (
+        if key in payload and (
             isinstance(value, bool)
             or not isinstance(value, (int, str))
             or (isinstance(value, str) and not value.strip())

@@ -263,7 +263,12 @@ async def _section(entry: PlexBridgeConfigEntry, library: str) -> Section:
 def _rating_key(entry: PlexBridgeConfigEntry, data: dict[str, Any]) -> str:
     """The rating key a call names, directly or as ``plex_bridge://<server>/<key>``."""
     if ATTR_RATING_KEY in data:
-        return str(data[ATTR_RATING_KEY]).strip()
+        key = str(data[ATTR_RATING_KEY]).strip()
+        # Plex's rating keys are ASCII digits; anything else (a lone surrogate
+        # cannot even be put in a URL) names no item, said before asking.
+        if not (key.isascii() and key.isdigit()):
+            raise _invalid("unknown_item", rating_key=key)
+        return key
     content_id = str(data[ATTR_MEDIA_CONTENT_ID])
     # ``plex_bridge`` is no RFC 3986 scheme (an underscore), so URL parsers refuse it.
     scheme, _, rest = content_id.partition("://")
