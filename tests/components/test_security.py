@@ -33,7 +33,7 @@ from yarl import URL
 from custom_components.plex_bridge.const import DOMAIN
 from tests.plex_server import PlexEmulator
 
-from .conftest import wait_for_coordinator, wait_for_first_sync
+from .conftest import config_entry_for, wait_for_coordinator, wait_for_first_sync
 
 PLAYER = "Living Room TV"
 PLAYER_ENTITY = "media_player.living_room_tv"
@@ -291,3 +291,63 @@ async def test_image_proxy_fetches_only_server_pictures(
     asked = dict(plex_server.faults.path_counts)
     assert set(asked) <= {"/" + ALLOWED[0]}, asked
     assert asked.get("/" + ALLOWED[0], 0) <= 3, asked
+
+
+# -- a shared user's token ------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "Found by this test, not fixed yet: a shared user's token is refused at"
+        " setup. Plex answers a shared user 401 on /status/sessions (owner only),"
+        " the sessions coordinator takes that for a revoked token, and the entry"
+        " asks for reauth instead of loading without sessions and owner-only"
+        " actions."
+    ),
+)
+async def test_shared_user_sees_only_their_libraries(
+    hass: HomeAssistant, plex_server: PlexEmulator
+) -> None:
+    """A shared user's entry shows only their libraries.
+
+    Alex was shared Music only; owner-only actions the server refuses end in a
+    translated error.
+    """
+    alex = next(u for u in plex_server.library.shared_users if u.name == "Alex")
+    entry = config_entry_for(plex_server)
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title=entry.title,
+        unique_id=entry.unique_id,
+        version=entry.version,
+        minor_version=entry.minor_version,
+        data={**entry.data, "token": alex.token},
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await wait_for_first_sync(entry)
+    await hass.async_block_till_done()
+
+    counts = await entry.runtime_data.mirror.async_counts()
+    seen_libraries = {t for per_type in counts.values() for t in per_type}
+    assert seen_libraries <= {3}, counts
+    result = await hass.services.async_call(
+        DOMAIN, "search", {"query": "the"}, blocking=True, return_response=True
+    )
+    for item in result["items"] if isinstance(result, dict) else []:
+        assert "Movies" not in str(item.get("library")), item
+    states = " ".join(
+        str(s.attributes) for s in hass.states.async_all() if "plex" in s.entity_id
+    )
+    for hidden in ("Movies", "TV Shows"):
+        assert f"'{hidden}'" not in states
+
+    with pytest.raises(HomeAssistantError) as caught:
+        await hass.services.async_call(
+            DOMAIN, "refresh_library", {"library": "Music"}, blocking=True
+        )
+    assert caught.value.translation_key is not None, caught.value
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
