@@ -176,3 +176,39 @@ async def test_broken_answer_is_one_failed_read(
         hass, LIVING_ROOM, lambda s: s.attributes.get("media_content_id") == "2"
     )
     assert state.state == MediaPlayerState.PLAYING
+
+
+async def test_server_errors_open_the_breaker_one_probe_per_cool_down(
+    hass: HomeAssistant,
+    plex_server: PlexEmulator,
+    loaded_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A burst of 503s: the server is left alone but for one probe per cool-down."""
+    sessions = loaded_entry.runtime_data.sessions
+    breaker = loaded_entry.runtime_data.client.breaker
+    fault = plex_server.faults.add("*", status=503)
+    plex_server.notifications.drop_all()
+    await wait_for_coordinator(sessions, lambda: not sessions.last_update_success)
+    for _ in range(5):
+        await sessions.async_refresh()
+    assert breaker.as_dict()["state"] == "open"
+
+    for _ in range(3):
+        # Within the cool-down: no request at all.
+        plex_server.faults.reset_counts()
+        freezer.tick(timedelta(seconds=breaker.cooldown / 2))
+        await sessions.async_refresh()
+        assert plex_server.faults.count("/status/sessions") == 0
+        # Past it: one probe, which fails and opens the breaker again.
+        freezer.tick(timedelta(seconds=breaker.cooldown / 2 + 1))
+        await sessions.async_refresh()
+        await sessions.async_refresh()
+        assert plex_server.faults.count("/status/sessions") == 1
+        assert breaker.as_dict()["state"] == "open"
+
+    plex_server.faults.remove(fault)
+    freezer.tick(timedelta(seconds=breaker.cooldown + 1))
+    await sessions.async_refresh()
+    assert sessions.last_update_success
+    assert breaker.as_dict()["state"] == "closed"
