@@ -92,14 +92,14 @@ async def test_refused_token_while_running_asks_once_and_stays_quiet(
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
 
-    # Ten poll intervals of frozen time: each costs at most a poll and a websocket
-    # attempt, never a burst of retries.
+    # Ten poll intervals of frozen time: polling stops after the refusal and the
+    # websocket backs off (one attempt was seen), never a burst of retries.
     plex_server.faults.reset_counts()
     for _ in range(10):
         freezer.tick(timedelta(seconds=DEFAULT_UPDATE_INTERVAL + 1))
         async_fire_time_changed(hass)
         await hass.async_block_till_done()
-    assert total_requests(plex_server) <= 20, plex_server.faults.counts
+    assert total_requests(plex_server) <= 10, plex_server.faults.counts
     # Still one dialog, not one per failed poll.
     assert len(hass.config_entries.flow.async_progress_by_handler(DOMAIN)) == 1
 
