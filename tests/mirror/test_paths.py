@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from custom_components.plex_bridge.mirror.paths import PathMapper, parse_path_mappings
+from custom_components.plex_bridge.mirror.paths import PathMapper
 
 
 @pytest.mark.parametrize(
@@ -103,41 +103,3 @@ def test_empty_pairs_are_ignored() -> None:
     assert not PathMapper([])
     assert not PathMapper([{"plex": "", "local": "/x"}, {"plex": "/x", "local": " "}])
     assert PathMapper([{"plex": "/data", "local": "/media"}])
-
-
-def test_parse_path_mappings() -> None:
-    """One mapping a line; blank lines and comments skipped; spaces trimmed."""
-    text = """
-    # Plex in Docker, Home Assistant on the host
-    /data/movies => /media/movies
-      /data/tv=>\\\\nas\\tv
-    D:\\Media => /mnt/media
-
-    /data/My Music => /media/My Music
-    """
-    assert parse_path_mappings(text) == [
-        {"plex": "/data/movies", "local": "/media/movies"},
-        {"plex": "/data/tv", "local": "\\\\nas\\tv"},
-        {"plex": "D:\\Media", "local": "/mnt/media"},
-        {"plex": "/data/My Music", "local": "/media/My Music"},
-    ]
-    assert parse_path_mappings("") == []
-    mapper = PathMapper(parse_path_mappings(text))
-    assert mapper.map("/data/tv/Show/e1.mkv") == "\\\\nas\\tv\\Show\\e1.mkv"
-
-
-@pytest.mark.parametrize(
-    ("text", "reason"),
-    [
-        ("/data /media", "path_mapping_format"),
-        ("/data =>", "path_mapping_format"),
-        ("=> /media", "path_mapping_format"),
-        ("/data => /media => /other", "path_mapping_format"),
-        ("data => /media", "path_mapping_relative"),
-        ("/data => /media\n/data/ => /other", "path_mapping_duplicate"),
-    ],
-)
-def test_parse_path_mappings_rejects(text: str, reason: str) -> None:
-    """Bad lines raise ValueError with a reason key for the options form."""
-    with pytest.raises(ValueError, match=f"^{reason}$"):
-        parse_path_mappings(text)

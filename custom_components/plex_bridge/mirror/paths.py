@@ -3,7 +3,8 @@ r"""Plex file paths mapped to the paths Home Assistant (or another machine) sees
 Plex reports ``/data/movies/Heat (1995)/Heat.mkv``; the same file is
 ``/media/movies/Heat (1995)/Heat.mkv`` in Home Assistant, or ``\\nas\movies\Heat
 (1995)\Heat.mkv`` on a Windows desktop. The options hold pairs of prefixes, one
-``plex prefix => local prefix`` per line.
+``plex prefix => local prefix`` per line (options_flow.parse_path_mappings reads and
+checks them; this module only applies them).
 
 Rules:
 
@@ -23,7 +24,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 import re
 
-SEPARATOR = "=>"
 _DRIVE = re.compile(r"^[A-Za-z]:([\\/]|$)")
 
 
@@ -85,31 +85,3 @@ class PathMapper:
                 return local
             return local.rstrip("\\/") + separator + separator.join(rest)
         return None
-
-
-def parse_path_mappings(text: str) -> list[dict[str, str]]:
-    """The options text (one ``plex prefix => local prefix`` a line) as pairs.
-
-    Blank lines and lines starting with ``#`` are skipped. ``ValueError`` carries a
-    reason key for the options form: ``path_mapping_format`` (no ``=>`` or an empty
-    side), ``path_mapping_relative`` (a Plex prefix that is not absolute) or
-    ``path_mapping_duplicate`` (the same Plex prefix twice).
-    """
-    pairs: list[dict[str, str]] = []
-    seen: set[tuple[str, ...]] = set()
-    for raw in (text or "").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        plex, sep, local = line.partition(SEPARATOR)
-        plex, local = plex.strip(), local.strip()
-        if not sep or not plex or not local or SEPARATOR in local:
-            raise ValueError("path_mapping_format")
-        if not (plex.startswith(("/", "\\")) or _DRIVE.match(plex)):
-            raise ValueError("path_mapping_relative")
-        key = tuple(_segments(plex))
-        if key in seen:
-            raise ValueError("path_mapping_duplicate")
-        seen.add(key)
-        pairs.append({"plex": plex, "local": local})
-    return pairs
