@@ -349,6 +349,7 @@ def listed_connections(server_hash: str = SERVER_HASH) -> list[Connection]:
     ]
 
 
+@pytest.mark.usefixtures("plex_reference")  # reads a capture
 def test_plex_direct_uri_has_the_captured_shape() -> None:
     """captures/plextv_resources_base.xml: address 1.2.3.4 -> 1-2-3-4.<hash>.plex.direct."""
     capture = fromstring(
@@ -428,6 +429,7 @@ async def test_several_connections_relay_and_ipv6_on_request(
     ]
 
 
+@pytest.mark.usefixtures("plex_reference")  # reads a capture
 async def test_v1_resources_list_every_connection_like_the_capture(
     plextv: PlexTV, plex_server: PlexEmulator, client: aiohttp.ClientSession
 ) -> None:
