@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import aiohttp
 from defusedxml.ElementTree import ParseError, fromstring
@@ -151,6 +152,46 @@ async def test_malformed_body(
         parse(body)
 
 
+async def test_body_answers_in_the_servers_place(
+    plex_server: PlexEmulator, owner_http: aiohttp.ClientSession
+) -> None:
+    page = b"<html><body>Sign in to the guest Wi-Fi</body></html>"
+    plex_server.faults.add("/status/sessions", body=page, times=1)
+
+    async with owner_http.get(
+        "/status/sessions", headers={"Accept": "application/json"}
+    ) as response:
+        assert response.status == 200
+        assert response.content_type == "text/html"
+        assert await response.read() == page
+    async with owner_http.get("/status/sessions") as response:
+        assert response.content_type != "text/html"
+
+
+async def test_rewrite_changes_the_json_answer(
+    plex_server: PlexEmulator, owner_http: aiohttp.ClientSession
+) -> None:
+    plex_server.sessions.start_session(player="Living Room TV", rating_key="1")
+
+    def null_titles(data: dict[str, Any]) -> None:
+        for entry in data["MediaContainer"]["Metadata"]:
+            entry["title"] = None
+
+    fault = plex_server.faults.add("/status/sessions", rewrite=null_titles)
+    json_accept = {"Accept": "application/json"}
+    async with owner_http.get("/status/sessions", headers=json_accept) as response:
+        assert response.content_type == "application/json"
+        data = await response.json()
+    assert [e["title"] for e in data["MediaContainer"]["Metadata"]] == [None]
+    assert data["MediaContainer"]["Metadata"][0]["ratingKey"] == "1"
+    # XML answers go out as the server made them.
+    async with owner_http.get("/status/sessions") as response:
+        root = fromstring(await response.text())
+    assert root.find("Video").get("title")
+    assert fault.fired == 2
+    assert fault.as_dict()["rewrite"] is True
+
+
 async def test_latency_delays_the_answer(
     plex_server: PlexEmulator, owner_http: aiohttp.ClientSession
 ) -> None:
@@ -254,6 +295,8 @@ async def test_ws_drop_refuses_new_websockets_until_cleared(
         {"status": 500, "reset": True},
         {"latency": -1},
         {"status": 500, "times": 0},
+        {"content_type": "text/html"},
+        {"body": b"<html/>", "malformed": True},
     ],
 )
 def test_bad_faults_are_refused(

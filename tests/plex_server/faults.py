@@ -22,7 +22,14 @@ Fault kinds (one ``add()`` may combine ``latency`` with one of the others):
   client asked for JSON);
 - ``ws_drop``: the notification websockets on matching paths are aborted (the TCP
   connection, no close frame): the ones open when the fault is added, then any new
-  websocket upgrade on a matching path while the fault lasts.
+  websocket upgrade on a matching path while the fault lasts;
+- ``body``: status 200 with exactly these bytes as ``content_type`` (``text/html``
+  unless given), whatever the client asked for: a captive portal, or a proxy's
+  page, answering in the server's place;
+- ``rewrite``: the server's own JSON answer is decoded and handed to this callable,
+  which changes it in place (or returns a replacement) before it is sent: a server
+  that leaves attributes out, sends ``null`` or an item type no client knows.
+  Answers that are not JSON go out unchanged. Python only (not in the control API).
 
 Matching: a fault's pattern is a shell-style glob (``fnmatch``; a plain path is a
 glob that matches only itself) compared with the request's concrete path (for
@@ -46,6 +53,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 import fnmatch
 import itertools
+import json
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -87,6 +95,9 @@ class Fault:
     method: str | None = None
     hold: bool = False
     query: dict[str, str] | None = None
+    body: bytes | None = None
+    content_type: str | None = None
+    rewrite: Callable[[Any], Any] | None = None
     fired: int = 0
 
     def __post_init__(self) -> None:
@@ -150,6 +161,9 @@ class Fault:
             "method": self.method,
             "hold": self.hold,
             "query": self.query,
+            "body": self.body is not None,
+            "content_type": self.content_type,
+            "rewrite": self.rewrite is not None,
             "fired": self.fired,
         }
 
@@ -182,6 +196,9 @@ class FaultInjector:
         method: str | None = None,
         hold: bool = False,
         query: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        content_type: str | None = None,
+        rewrite: Callable[[Any], Any] | None = None,
     ) -> Fault:
         """Inject a fault on the paths that ``path_pattern`` matches (see module doc).
 
@@ -192,10 +209,19 @@ class FaultInjector:
             path_pattern,
             latency,
             status,
-            (reset, truncate, malformed, ws_drop),
+            (
+                reset,
+                truncate,
+                malformed,
+                ws_drop,
+                body is not None,
+                rewrite is not None,
+            ),
             times,
             hold=hold,
         )
+        if content_type is not None and body is None:
+            raise ValueError("content_type goes with body")
         fault = Fault(
             id=next(self._ids),
             pattern=path_pattern,
@@ -209,6 +235,9 @@ class FaultInjector:
             method=method.upper() if method else None,
             hold=hold,
             query=dict(query) if query is not None else None,
+            body=body,
+            content_type=content_type,
+            rewrite=rewrite,
         )
         self.faults.append(fault)
         if ws_drop:
@@ -305,11 +334,13 @@ def validate_fault(
     kinds = sum(flags) + (status is not None)
     if kinds > 1:
         raise ValueError(
-            "choose one of status, reset, truncate, malformed, ws_drop (latency may join it)"
+            "choose one of status, reset, truncate, malformed, ws_drop, body, rewrite"
+            " (latency may join it)"
         )
     if kinds == 0 and latency is None and not hold:
         raise ValueError(
-            "a fault needs a kind: latency, hold, status, reset, truncate, malformed or ws_drop"
+            "a fault needs a kind: latency, hold, status, reset, truncate, malformed,"
+            " ws_drop, body or rewrite"
         )
 
 
@@ -393,6 +424,12 @@ async def apply_fault(
         return aborted(request)
     if fault.malformed:
         return malformed_response(request)
+    if fault.body is not None:
+        return web.Response(
+            body=fault.body, content_type=fault.content_type or "text/html"
+        )
+    if fault.rewrite is not None:
+        return rewritten_response(await handler(request), fault.rewrite)
     if fault.truncate:
         return await truncated_response(request, await handler(request))
     return await handler(request)
@@ -405,6 +442,20 @@ def malformed_response(request: web.Request) -> web.Response:
             body=MALFORMED_JSON, content_type="application/json", charset="utf-8"
         )
     return web.Response(body=MALFORMED_XML, content_type="text/xml", charset="utf-8")
+
+
+def rewritten_response(
+    response: web.StreamResponse, rewrite: Callable[[Any], Any]
+) -> web.StreamResponse:
+    """The JSON answer, decoded, changed by ``rewrite`` and encoded again."""
+    if not isinstance(response, web.Response) or not isinstance(response.body, bytes):
+        return response
+    if response.content_type != "application/json":
+        return response
+    data = json.loads(response.body)
+    changed = rewrite(data)
+    response.body = json.dumps(data if changed is None else changed).encode()
+    return response
 
 
 async def truncated_response(
