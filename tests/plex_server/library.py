@@ -287,7 +287,7 @@ class Library:
         ]
         if conditions:
             matcher = Matcher(conditions, self.clock.timestamp(), self.tag_title)
-            candidates = [item for item in candidates if matcher(item)]
+            candidates = matcher.select(candidates)
         result = sort_items(candidates, sort)
         if limit is not None:
             result = result[:limit]
