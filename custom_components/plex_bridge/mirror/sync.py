@@ -651,8 +651,7 @@ class MirrorSync:
                     sort=name,
                     save_progress=False,
                 )
-        counts = await self._db.call(_counts_of, run.key)
-        if counts.get(plex_type, 0) != server_total:
+        if await self._db.call(_count_of, run.key, plex_type) != server_total:
             await self._reconcile(run, plex_type)
 
     async def _write(
@@ -771,6 +770,10 @@ class MirrorSync:
         orphaned = [key for key in local if key not in counts]
         if len(suspects) > MAX_SUSPECTS:
             return None
+        # The mirror's side of every suspect in one read (the server's: one each).
+        mine = await self._db.call(
+            _child_keys, run.key, plex_type, link, [*suspects, *orphaned]
+        )
         semaphore = asyncio.Semaphore(IN_FLIGHT)
         gone: set[str] = set()
         missing: set[str] = set()
@@ -779,15 +782,13 @@ class MirrorSync:
             async with semaphore:
                 found = await self._client.metadata_children(parent)
             server = {str(item.get("ratingKey")) for item in found}
-            mine = await self._db.call(_child_keys, run.key, plex_type, link, parent)
-            gone.update(mine - server)
-            missing.update(server - mine)
+            have = mine.get(parent, set())
+            gone.update(have - server)
+            missing.update(server - have)
 
         await _all(*(compare(parent) for parent in suspects))
         for parent in orphaned:
-            gone.update(
-                await self._db.call(_child_keys, run.key, plex_type, link, parent)
-            )
+            gone.update(mine.get(parent, ()))
         return sorted(gone), sorted(missing)
 
     async def _total(self, run: _LibraryRun, plex_type: int) -> int:
@@ -1021,6 +1022,10 @@ def _counts_of(store: MirrorStore, library_key: str) -> dict[int, int]:
     return store.counts().get(library_key, {})
 
 
+def _count_of(store: MirrorStore, library_key: str, plex_type: int) -> int:
+    return store.count(library_key, plex_type)
+
+
 def _rating_keys(store: MirrorStore, library_key: str, plex_type: int) -> set[str]:
     return store.rating_keys(library_key, plex_type)
 
@@ -1051,16 +1056,30 @@ def _child_counts(
 
 
 def _child_keys(
-    store: MirrorStore, library_key: str, plex_type: int, link: str, parent: str
-) -> set[str]:
-    """The keys of a type the mirror has under one parent (or grandparent)."""
+    store: MirrorStore,
+    library_key: str,
+    plex_type: int,
+    link: str,
+    parents: Sequence[str],
+) -> dict[str, set[str]]:
+    """Parent (or grandparent) -> the keys of a type the mirror has under it.
+
+    Found through the parents (the ``+`` keeps SQLite from scanning the whole
+    library type through the ``(library_key, type)`` index instead: measured,
+    13 ms a parent on the large library against well under one).
+    """
     if link not in _LINKS:
         raise ValueError(link)
     rows = store.connection.execute(
-        f"SELECT rating_key FROM items WHERE library_key = ? AND type = ? AND {link} = ?",  # noqa: S608 - link is one of two column names
-        (library_key, plex_type, parent),
+        f"SELECT {link}, rating_key FROM items "  # noqa: S608 - link is one of two column names
+        f"WHERE {link} IN (SELECT value FROM json_each(?)) "
+        "AND +library_key = ? AND +type = ?",
+        (orjson.dumps(list(parents)).decode(), library_key, plex_type),
     )
-    return {str(key) for (key,) in rows}
+    found: dict[str, set[str]] = {}
+    for parent, key in rows:
+        found.setdefault(str(parent), set()).add(str(key))
+    return found
 
 
 def _parent_keys(store: MirrorStore, keys: Sequence[str]) -> set[str]:
