@@ -43,6 +43,19 @@ A sync that fails three times in a row (``FAILURES_FOR_ISSUE``) raises the repai
 issue ``mirror_sync_failed`` with the reason (never the token); the next good sync
 removes it. A file that was corrupt at setup was moved aside by the store; the
 repairs issue ``mirror_rebuilt`` says so, and the full sync rebuilds it.
+
+A write that finds the disk full (SQLite's ``SQLITE_FULL``, or ``ENOSPC``) raises
+``mirror_disk_full`` at once, with the file's path: waiting for three failures
+would not help, only the user can make room. It replaces ``mirror_sync_failed``
+(one cause, one issue) and goes with the next sync that succeeds.
+
+A background sync that fails is not retried at once: the next one waits
+``RETRY_FIRST`` (one minute), then twice as long after each failure in a row, at
+most ``RETRY_MAX`` (an hour). Whatever is asked for meanwhile (the timer, scans,
+timeline news) waits for that retry and is folded into it, so a full disk or a
+server that is gone costs one attempt per back-off, not one per notification. The
+``sync`` action still runs at once (the user asked), and its success ends the
+back-off.
 """
 
 from __future__ import annotations
@@ -52,7 +65,9 @@ from collections.abc import Collection, Sequence
 import contextlib
 from dataclasses import dataclass, field
 from datetime import timedelta
+import errno
 from pathlib import Path
+import sqlite3
 import time
 from typing import TYPE_CHECKING, Any, Final, Literal
 
@@ -60,7 +75,7 @@ from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.helpers.event import async_call_later, async_track_time_interval
 
 from .const import (
     DEFAULT_MIRROR_INTERVAL,
@@ -98,6 +113,11 @@ MAX_MEDIA_ADDED_EVENTS: Final = 200
 """The most ``plex_bridge_media_added`` events one sync fires."""
 ISSUE_SYNC_FAILED: Final = "mirror_sync_failed"
 ISSUE_REBUILT: Final = "mirror_rebuilt"
+ISSUE_DISK_FULL: Final = "mirror_disk_full"
+RETRY_FIRST: Final = timedelta(minutes=1)
+"""How long a background sync waits after one failure (doubled per failure)."""
+RETRY_MAX: Final = timedelta(hours=1)
+"""The longest wait between background syncs that keep failing."""
 MAX_REASON_LENGTH: Final = 300
 
 # Timeline states (Plex's codes) that change what the mirror holds.
@@ -110,6 +130,25 @@ MIRRORED_TYPES: Final = frozenset({1, 2, 3, 4, 8, 9, 10, 13, 14})
 def mirror_path(hass: HomeAssistant, machine_identifier: str) -> Path:
     """The file of one server's mirror, under Home Assistant's config directory."""
     return Path(hass.config.path(MIRROR_DIR, f"{machine_identifier}.db"))
+
+
+def is_disk_full(err: BaseException) -> bool:
+    """Whether a failure (or one it came from) is a full disk.
+
+    SQLite says ``SQLITE_FULL`` ("database or disk is full"): the disk, or the
+    file's size limit; the OS says ``ENOSPC``. The store may wrap either.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sqlite3.Error):
+            if getattr(current, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+                return True
+        elif isinstance(current, OSError) and current.errno == errno.ENOSPC:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def item_media_id(server_id: str, rating_key: str) -> str:
@@ -181,12 +220,15 @@ class PlexMirror:
         sync: MirrorSync,
         *,
         libraries: Collection[str] = (),
+        path: Path | None = None,
     ) -> None:
         self.hass = hass
         self.entry = entry
         self.client = client
         self.server = server
         self.db = db
+        self.path = path
+        """The mirror's file (repairs text says where it is)."""
         self._sync = sync
         self._libraries = tuple(libraries)
         """Section keys mirrored (the option); empty: every library."""
@@ -208,6 +250,12 @@ class PlexMirror:
         """Syncs actions asked for, while they run or wait (close cancels them)."""
         self._closed = False
         self._closed_event = asyncio.Event()
+        self._backoff = 0
+        """Background runs that failed in a row (the retry waits longer each time)."""
+        self._retry: CALLBACK_TYPE | None = None
+        """The back-off timer; while it runs, background requests wait for it."""
+        self.disk_full = False
+        """Whether the last failure was a full disk (its issue is up)."""
 
     # -- opening and closing -------------------------------------------------------
 
@@ -245,7 +293,14 @@ class PlexMirror:
             on_progress=on_progress,
         )
         mirror = cls(
-            hass, entry, data.client, data.server, db, sync, libraries=libraries
+            hass,
+            entry,
+            data.client,
+            data.server,
+            db,
+            sync,
+            libraries=libraries,
+            path=path,
         )
         issue_id = f"{ISSUE_REBUILT}_{entry.entry_id}"
         if recovered:
@@ -313,6 +368,7 @@ class PlexMirror:
             if self._stop_listener is not None:
                 self._stop_listener()
                 self._stop_listener = None
+            self._async_cancel_retry()
             for task in (self._worker, *self._actions):
                 if task is not None and not task.done():
                     task.cancel()
@@ -408,6 +464,8 @@ class PlexMirror:
 
     @callback
     def _async_wake(self) -> None:
+        if self._retry is not None:
+            return  # backing off: the retry runs what is pending
         if self._worker is None or self._worker.done():
             self._working = True
             self._worker = self.entry.async_create_background_task(
@@ -420,6 +478,38 @@ class PlexMirror:
     def _async_interval(self, _now: Any) -> None:
         self.async_request_sync("incremental")
 
+    @callback
+    def _async_back_off(self, kind: str) -> None:
+        """A background run failed: run it again after the back-off, not before.
+
+        A failed refetch or removal of the items a timeline named is caught up by
+        an incremental sync (what they would have changed, it finds).
+        """
+        self._backoff += 1
+        retry_kind: SyncKind = "full" if kind == "full" else "incremental"
+        if retry_kind == "full" or self._pending.kind is None:
+            self._pending.kind = retry_kind
+        delay = min(RETRY_FIRST * 2 ** (self._backoff - 1), RETRY_MAX)
+        LOGGER.debug(
+            "The library mirror of %s syncs again in %s",
+            self.server.friendly_name,
+            delay,
+        )
+        self._async_cancel_retry()
+        self._retry = async_call_later(self.hass, delay, self._async_retry_now)
+
+    @callback
+    def _async_retry_now(self, _now: Any) -> None:
+        self._retry = None
+        if not self._closed:
+            self._async_wake()
+
+    @callback
+    def _async_cancel_retry(self) -> None:
+        if self._retry is not None:
+            self._retry()
+            self._retry = None
+
     async def _async_work(self) -> None:
         """Run what was asked for until nothing more is (background syncs only)."""
         try:
@@ -429,15 +519,22 @@ class PlexMirror:
                     kind = pending.kind
                     if kind is not None and not self.synced:
                         kind = "full"
+                    running = kind
                     try:
                         if kind is not None:
                             await self._async_run(kind, None)
                         if pending.remove:
+                            running = "remove"
                             await self._async_run("remove", pending.remove)
                         if pending.refetch:
+                            running = "refetch"
                             await self._async_run("refetch", pending.refetch)
                     except HomeAssistantError:
-                        continue  # counted and logged by _async_run
+                        # Counted and logged by _async_run; what was asked for
+                        # meanwhile waits for the retry.
+                        self._async_back_off(running or "incremental")
+                        break
+                    self._backoff = 0
         finally:
             self._working = False
             if not self._closed:
@@ -502,6 +599,8 @@ class PlexMirror:
             raise
         except Exception as err:  # every failure counts the same
             reason = self._reason(err)
+            if is_disk_full(err):
+                self._async_disk_full(reason)
             if targeted:
                 LOGGER.warning(
                     "The library mirror of %s could not %s %d items (the next "
@@ -516,8 +615,20 @@ class PlexMirror:
             raise _sync_error(
                 "mirror_sync_failed", self.server.friendly_name, reason
             ) from err
+        if self.disk_full:
+            self.disk_full = False
+            ir.async_delete_issue(
+                self.hass, DOMAIN, f"{ISSUE_DISK_FULL}_{self.entry.entry_id}"
+            )
         if not targeted:
             await self._async_succeeded(result)
+            if self._retry is not None:
+                # The cause went away (an action's sync succeeded): what waited
+                # for the retry runs now.
+                self._backoff = 0
+                self._async_cancel_retry()
+                if self._pending:
+                    self._async_wake()
         self.hass.bus.async_fire(
             EVENT_SYNC_FINISHED, {**result_data(result), **self._server()}
         )
@@ -540,7 +651,7 @@ class PlexMirror:
             self.failures,
             self.last_error,
         )
-        if self.failures >= FAILURES_FOR_ISSUE:
+        if self.failures >= FAILURES_FOR_ISSUE and not self.disk_full:
             ir.async_create_issue(
                 self.hass,
                 DOMAIN,
@@ -555,6 +666,37 @@ class PlexMirror:
                 },
             )
         self._async_notify()
+
+    @callback
+    def _async_disk_full(self, reason: str) -> None:
+        """A write found the disk full: say so now, with where the file is."""
+        if not self.disk_full:
+            LOGGER.error(
+                "The disk of the library mirror of %s is full (%s); syncing waits "
+                "until there is room again: %s",
+                self.server.friendly_name,
+                self.path,
+                reason,
+            )
+        self.disk_full = True
+        # One cause, one issue: the full disk says more than "failed 3 times".
+        ir.async_delete_issue(
+            self.hass, DOMAIN, f"{ISSUE_SYNC_FAILED}_{self.entry.entry_id}"
+        )
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            f"{ISSUE_DISK_FULL}_{self.entry.entry_id}",
+            is_fixable=False,
+            is_persistent=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key=ISSUE_DISK_FULL,
+            translation_placeholders={
+                "server": self.server.friendly_name,
+                "path": str(self.path) if self.path is not None else "",
+                "error": reason,
+            },
+        )
 
     async def _async_succeeded(self, result: SyncResult) -> None:
         if self.failures:

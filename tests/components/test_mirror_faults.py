@@ -1,0 +1,410 @@
+"""The library mirror under faults, through Home Assistant, against the emulator.
+
+Each case states what the user sees and checks it:
+
+- a sync interrupted at each phase (cancelled by an unload, the server gone, a
+  write that fails) leaves the mirror as it was at a commit, and the next sync
+  resumes: it does not read again the pages that were committed;
+- a full disk: a repairs issue that says so and where the file is, the sensor in
+  "error" with the reason, syncs that back off instead of looping, the rest of
+  the integration working, and recovery when there is room again;
+- Home Assistant stopping in the middle of a sync: a quick, clean stop, and the
+  next start finds the mirror consistent and resumes;
+- a corrupt file: a repairs issue, one rebuild (no loop), and a mirror that stays
+  good across the next start.
+
+The faults are real. The server's are the emulator's (``hold`` to stop at an exact
+page, ``query`` to pick that page). The disk's are SQLite's own, reached through
+the mirror's connection on its own thread (``MirrorDB.call``): ``PRAGMA
+query_only`` makes SQLite refuse the next write ("attempt to write a readonly
+database"), ``PRAGMA max_page_count`` caps the file at its size so that SQLite
+itself raises ``SQLITE_FULL`` ("database or disk is full"). Nothing of ours is
+patched, except the page size of a full sync (``PAGE_SIZE``, a tuning constant),
+made 4 so that the small world takes several pages per type.
+
+Interruption cases already proven elsewhere are not repeated: tests/mirror/test_sync
+(no Home Assistant: a cancel, 503s and a failing write in the middle of a library)
+and test_mirror (an unload at the first page, three failed syncs raise an issue).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+import json
+from pathlib import Path
+import sqlite3
+import threading
+
+import aiohttp
+from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
+
+from custom_components.plex_bridge.library_mirror import (
+    RETRY_FIRST,
+    PlexMirror,
+    mirror_path,
+)
+from custom_components.plex_bridge.mirror import sync as sync_module
+from custom_components.plex_bridge.mirror.db import THREAD_NAME
+from custom_components.plex_bridge.mirror.store import MirrorStore
+from tests.plex_server import PlexEmulator
+from tests.plex_server.faults import Fault
+
+from .conftest import async_wait_for_state
+from .test_mirror import SENSOR, Events, mirror_of
+
+PAGE = 4
+LISTING = "/library/sections/{}/all"
+LIVING_ROOM = "media_player.living_room_tv"
+PLAYER = "Living Room TV"
+# Plex type numbers of each library of the small world, in the order a full sync
+# reads them, and the emulator's names for them.
+LIBRARY_TYPES = {"1": (1,), "2": (2, 3, 4), "3": (8, 9, 10), "4": (14, 13)}
+KINDS = {
+    1: "movie",
+    2: "show",
+    3: "season",
+    4: "episode",
+    8: "artist",
+    9: "album",
+    10: "track",
+    13: "photo",
+    14: "photoalbum",
+}
+
+
+# -- helpers --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_pages(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Pages of 4 items: the small world takes several pages per type."""
+    monkeypatch.setattr(sync_module, "PAGE_SIZE", PAGE)
+    monkeypatch.setattr(sync_module, "KEYS_PAGE_SIZE", PAGE)
+    return PAGE
+
+
+@pytest.fixture
+def finished(hass: HomeAssistant) -> Events:
+    """``plex_bridge_sync_finished`` events."""
+    return Events(hass, "plex_bridge_sync_finished")
+
+
+def server_counts(emu: PlexEmulator) -> dict[str, dict[int, int]]:
+    """Library key -> Plex type -> items, as the emulator holds them."""
+    return {
+        key: {t: len(emu.library.sections[int(key)].by_kind[KINDS[t]]) for t in types}
+        for key, types in LIBRARY_TYPES.items()
+    }
+
+
+def page_query(plex_type: int, offset: int) -> dict[str, str]:
+    """The query that picks one page of a full sync (and no other read)."""
+    return {
+        "type": str(plex_type),
+        "X-Plex-Container-Start": str(offset),
+        "includeGuids": "1",
+        "sort": "addedAt",
+    }
+
+
+def page_counter(emu: PlexEmulator, library: str, plex_type: int, offset: int) -> Fault:
+    """A fault that changes nothing (no latency): it counts one page's requests."""
+    return emu.faults.add(
+        LISTING.format(library), latency=0.0, query=page_query(plex_type, offset)
+    )
+
+
+@dataclass
+class Snapshot:
+    """What the mirror's file holds, and whether it is whole."""
+
+    counts: dict[str, dict[int, int]]
+    keys: dict[tuple[str, int], set[str]]
+    progress: dict[str, dict[int, int]]
+    cursors: dict[str, int | None]
+    problems: list[str] = field(default_factory=list)
+
+
+def read_snapshot(path: Path) -> Snapshot:
+    """Read the file with a connection of its own, read-only (blocking: executor)."""
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        counts: dict[str, dict[int, int]] = {}
+        keys: dict[tuple[str, int], set[str]] = {}
+        for library, plex_type, key in connection.execute(
+            "SELECT library_key, type, rating_key FROM items"
+        ):
+            per_type = counts.setdefault(library, {})
+            per_type[plex_type] = per_type.get(plex_type, 0) + 1
+            keys.setdefault((library, plex_type), set()).add(key)
+        progress: dict[str, dict[int, int]] = {}
+        cursors: dict[str, int | None] = {}
+        for library, saved, cursor in connection.execute(
+            "SELECT library_key, progress, cursor FROM sync_state"
+        ):
+            progress[library] = {int(t): int(v) for t, v in json.loads(saved).items()}
+            cursors[library] = cursor
+        problems: list[str] = []
+        integrity = [row[0] for row in connection.execute("PRAGMA integrity_check")]
+        if integrity != ["ok"]:
+            problems.append(f"integrity: {integrity}")
+        if broken := connection.execute("PRAGMA foreign_key_check").fetchall():
+            problems.append(f"foreign keys: {broken}")
+        checks = {
+            "children without their parent": (
+                "SELECT COUNT(*) FROM items c WHERE c.type IN (3, 4, 9, 10) AND NOT "
+                "EXISTS (SELECT 1 FROM items p WHERE p.rating_key = c.parent_key)"
+            ),
+            "items without their title index": (
+                "SELECT COUNT(*) FROM items WHERE id NOT IN "
+                "(SELECT rowid FROM search_titles)"
+            ),
+            "title index rows without their item": (
+                "SELECT COUNT(*) FROM search_titles WHERE rowid NOT IN "
+                "(SELECT id FROM items)"
+            ),
+            "text index rows without their item": (
+                "SELECT COUNT(*) FROM search_text WHERE rowid NOT IN "
+                "(SELECT id FROM items)"
+            ),
+            "tags without their item": (
+                "SELECT COUNT(*) FROM item_tags WHERE item_id NOT IN "
+                "(SELECT id FROM items)"
+            ),
+            "external ids without their item": (
+                "SELECT COUNT(*) FROM external_ids WHERE item_id NOT IN "
+                "(SELECT id FROM items)"
+            ),
+            "parts without their item": (
+                "SELECT COUNT(*) FROM parts WHERE item_id NOT IN (SELECT id FROM items)"
+            ),
+        }
+        for name, query in checks.items():
+            if found := connection.execute(query).fetchone()[0]:
+                problems.append(f"{found} {name}")
+        return Snapshot(counts, keys, progress, cursors, problems)
+    finally:
+        connection.close()
+
+
+async def snapshot(hass: HomeAssistant, emu: PlexEmulator) -> Snapshot:
+    """The mirror file of the emulated server, read beside whoever has it open."""
+    path = mirror_path(hass, emu.machine_identifier)
+    return await hass.async_add_executor_job(read_snapshot, path)
+
+
+async def server_keys(
+    emu: PlexEmulator, library: str, plex_type: int, limit: int
+) -> set[str]:
+    """The first ``limit`` keys of a type in a full sync's order, asked over HTTP."""
+    params = {
+        "type": str(plex_type),
+        "sort": "addedAt",
+        "X-Plex-Container-Start": "0",
+        "X-Plex-Container-Size": str(limit),
+    }
+    headers = {"X-Plex-Token": emu.token, "Accept": "application/json"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(
+            f"{emu.url}{LISTING.format(library)}", params=params, headers=headers
+        ) as response,
+    ):
+        data = await response.json()
+    return {
+        str(item["ratingKey"]) for item in data["MediaContainer"].get("Metadata", [])
+    }
+
+
+async def wait_for(mirror: PlexMirror, predicate: Callable[[], bool]) -> None:
+    """Until ``predicate()`` holds, woken by the mirror's listeners (at most 10 s)."""
+    woken = asyncio.Event()
+    unsubscribe = mirror.async_add_listener(woken.set)
+    try:
+        async with asyncio.timeout(10):
+            while not predicate():
+                await woken.wait()
+                woken.clear()
+    finally:
+        unsubscribe()
+
+
+def committed_before(
+    emu: PlexEmulator, library: str, plex_type: int, offset: int
+) -> int:
+    """Items of the library a full sync has written when it asks for this page."""
+    types = LIBRARY_TYPES[library]
+    counts = server_counts(emu)[library]
+    return sum(counts[t] for t in types[: types.index(plex_type)]) + offset
+
+
+def expected_at_commit(
+    emu: PlexEmulator, library: str, plex_type: int, offset: int
+) -> dict[str, dict[int, int]]:
+    """The counts at the commit before the page: earlier libraries and types whole."""
+    counts = server_counts(emu)
+    expected: dict[str, dict[int, int]] = {}
+    for key, types in LIBRARY_TYPES.items():
+        if int(key) < int(library):
+            expected[key] = dict(counts[key])
+        elif key == library:
+            done = {t: counts[key][t] for t in types[: types.index(plex_type)]}
+            if offset:
+                done[plex_type] = offset
+            if done:
+                expected[key] = done
+    return expected
+
+
+async def set_pragma(mirror: PlexMirror, pragma: str) -> None:
+    """Run a PRAGMA on the mirror's own connection, on the mirror's thread."""
+
+    def run(store: MirrorStore) -> None:
+        store.connection.execute(f"PRAGMA {pragma}")
+
+    await mirror.db.call(run)
+
+
+def mirror_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith(THREAD_NAME)]
+
+
+# -- 1. a full sync interrupted at every kind of page ----------------------------------
+
+# (library, Plex type, offset of the page the interruption hits): each type's
+# pages, movies, shows / seasons / episodes, artists / albums / tracks, photos.
+FULL_PHASES = {
+    "movies": ("1", 1, 4),
+    "shows": ("2", 2, 0),
+    "seasons": ("2", 3, 4),
+    "episodes": ("2", 4, 12),
+    "artists": ("3", 8, 0),
+    "albums": ("3", 9, 0),
+    "tracks": ("3", 10, 4),
+    "photos": ("4", 13, 4),
+}
+INTERRUPTIONS = ("cancelled", "server_gone", "write_failed")
+
+
+@pytest.mark.parametrize("interruption", INTERRUPTIONS)
+@pytest.mark.parametrize("phase", list(FULL_PHASES))
+async def test_full_sync_interrupted_resumes(  # noqa: PLR0917 - fixtures
+    hass: HomeAssistant,
+    plex_server: PlexEmulator,
+    mock_config_entry: MockConfigEntry,
+    small_pages: int,
+    finished: Events,
+    phase: str,
+    interruption: str,
+) -> None:
+    """The mirror is what it was at the last commit; the next sync reads only the rest.
+
+    ``cancelled``: the entry is unloaded while the page is on the wire, then set
+    up again. ``server_gone``: the page's connection breaks, and on every retry. ``write_failed``: SQLite refuses to write the page
+    (``PRAGMA query_only``). The last two leave the entry loaded: the sensor shows
+    the error, and the mirror's own retry (after its back-off) resumes.
+    """
+    library, plex_type, offset = FULL_PHASES[phase]
+    total = sum(sum(types.values()) for types in server_counts(plex_server).values())
+    gone = interruption == "server_gone"
+    fault = plex_server.faults.add(
+        LISTING.format(library),
+        hold=True,
+        reset=gone,  # every try of this page, until cleared
+        times=None if gone else 1,
+        query=page_query(plex_type, offset),
+    )
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await fault.held()
+    mirror = mirror_of(mock_config_entry)
+    before = committed_before(plex_server, library, plex_type, offset)
+    # The pages before the held one are written in order: wait for their commit.
+    await wait_for(
+        mirror,
+        lambda: (
+            mirror.progress is not None
+            and mirror.progress.library_key == library
+            and mirror.progress.done >= before
+        ),
+    )
+
+    match interruption:
+        case "cancelled":
+            assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
+            assert mirror.db.closed
+            assert not mirror_threads()
+            fault.release()
+        case "server_gone":
+            fault.release()
+            state = await async_wait_for_state(hass, SENSOR, "error")
+            assert "from /library/sections" in state.attributes["error"]
+        case _:
+            await set_pragma(mirror, "query_only = ON")
+            fault.release()
+            state = await async_wait_for_state(hass, SENSOR, "error")
+            assert "readonly" in state.attributes["error"]
+            await set_pragma(mirror, "query_only = OFF")
+    plex_server.faults.clear()
+
+    # The mirror is the state of the last commit: whole libraries and types before
+    # the page, exactly the items of the pages before it, nothing half-written.
+    found = await snapshot(hass, plex_server)
+    assert found.problems == []
+    expected = expected_at_commit(plex_server, library, plex_type, offset)
+    assert found.counts == expected
+    if offset:
+        assert found.keys[library, plex_type] == await server_keys(
+            plex_server, library, plex_type, offset
+        )
+        assert found.progress[library][plex_type] == offset
+    assert found.cursors[library] is None  # not finished: the cursor did not move
+    for key in expected:
+        if key != library:
+            assert found.cursors[key] is not None
+            assert found.progress[key] == {}
+
+    # The next sync starts at the page that was not committed.
+    types = LIBRARY_TYPES[library]
+    counts = server_counts(plex_server)[library]
+    skipped = [
+        page_counter(plex_server, library, t, start)
+        for t in types[: types.index(plex_type)]
+        for start in range(0, counts[t], small_pages)
+    ] + [
+        page_counter(plex_server, library, plex_type, start)
+        for start in range(0, offset, small_pages)
+    ]
+    again = page_counter(plex_server, library, plex_type, offset)
+    seen = len(finished.events)
+    if interruption == "cancelled":
+        assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+        mirror = mirror_of(mock_config_entry)
+    else:
+        # The mirror's own retry, after its back-off (no action needed).
+        async_fire_time_changed(
+            hass, dt_util.utcnow() + RETRY_FIRST + timedelta(seconds=1)
+        )
+    result = await finished.wait(lambda data: data["kind"] == "full", after=seen)
+    assert [counter.fired for counter in skipped] == [0] * len(skipped)
+    assert again.fired == 1
+    assert result["added"] == total - sum(sum(t.values()) for t in expected.values())
+
+    found = await snapshot(hass, plex_server)
+    assert found.problems == []
+    assert found.counts == server_counts(plex_server)
+    assert all(progress == {} for progress in found.progress.values())
+    assert all(cursor is not None for cursor in found.cursors.values())
+    state = await async_wait_for_state(hass, SENSOR, "idle")
+    assert state.attributes["error"] is None
+    plex_server.faults.clear()
+    assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
