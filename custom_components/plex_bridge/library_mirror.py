@@ -519,7 +519,7 @@ class PlexMirror:
                     kind = pending.kind
                     if kind is not None and not self.synced:
                         kind = "full"
-                    running = kind
+                    running: str | None = kind
                     try:
                         if kind is not None:
                             await self._async_run(kind, None)
