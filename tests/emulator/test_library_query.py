@@ -187,3 +187,32 @@ async def test_date_filters_over_http_follow_changes(
         [str(changed.rating_key)],
         1,
     )
+
+
+async def test_counting_answer_is_the_listing_total(
+    owner_http: aiohttp.ClientSession, plex_server: PlexEmulator, emulator_clock: Clock
+) -> None:
+    """``X-Plex-Container-Size=0`` (counted without sorting) gives the listing's total."""
+    library = plex_server.library
+    since = emulator_clock.timestamp()
+    emulator_clock.advance(10)
+    for item in sorted(library.items.values(), key=lambda item: item.rating_key)[::9]:
+        library.update_item(item.rating_key, title=f"Renamed {item.rating_key}")
+    queries = [
+        "",
+        f"&updatedAt>>={since}&sort=updatedAt",
+        "&sort=titleSort:desc",
+        "&title=renamed&sort=addedAt",
+    ]
+    for section in library.sections.values():
+        for code in (None, 1, 2, 3, 4, 8, 9, 10, 13, 14):
+            for query in queries:
+                path = f"/library/sections/{section.id}/all?includeGuids=0{query}"
+                if code is not None:
+                    path += f"&type={code}"
+                listed, total = await get_keys(owner_http, path)
+                assert total == len(listed)
+                counted, count_total = await get_keys(
+                    owner_http, f"{path}&X-Plex-Container-Size=0"
+                )
+                assert (counted, count_total) == ([], total), path

@@ -266,14 +266,25 @@ class Library:
         sort: tuple[SortKey, ...] = (),
         conditions: tuple[Condition, ...] = (),
         limit: int | None = None,
+        ordered: bool = True,
     ) -> list[Item]:
         """``query`` over several sections as one list (``/library/all``).
 
         Without ``kind`` each section gives its top level; the items of all the
         sections are filtered, then sorted (and limited) together. Results are
-        cached until the library changes.
+        cached until the library changes. ``ordered=False`` (without ``limit``)
+        skips the sort, for answers that only count (``X-Plex-Container-Size=0``),
+        as Plex counts without ordering.
         """
-        cache_key = (tuple(s.id for s in sections), kind, sort, conditions, limit)
+        ordered = ordered or limit is not None
+        cache_key = (
+            tuple(s.id for s in sections),
+            kind,
+            sort,
+            conditions,
+            limit,
+            ordered,
+        )
         cacheable = not any(condition.relative for condition in conditions)
         cached = self._queries.get(cache_key) if cacheable else None
         if cached is not None and cached[0] == self.generation:
@@ -288,7 +299,7 @@ class Library:
         if conditions:
             matcher = Matcher(conditions, self.clock.timestamp(), self.tag_title)
             candidates = matcher.select(candidates)
-        result = sort_items(candidates, sort)
+        result = sort_items(candidates, sort) if ordered else candidates
         if limit is not None:
             result = result[:limit]
         if cacheable:

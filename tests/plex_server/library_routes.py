@@ -607,14 +607,17 @@ def _query_items(
 ) -> list[Item]:
     """The items of ``kind`` (top level when ``None``) that the request selects.
 
-    Its field filters, ``sort`` and ``limit`` (see ``library_query``).
+    Its field filters, ``sort`` and ``limit`` (see ``library_query``). A request
+    for no items (``X-Plex-Container-Size=0``) only counts, so they are not sorted.
     """
+    page = parse_page(request.query, request.headers)
     return _library(request).query_sections(
         sections,
         kind,
         sort=parse_sort(request.query.get("sort")),
         conditions=parse_conditions(list(request.query.items())),
         limit=_int_param(request, "limit"),
+        ordered=page is None or page.size != 0,
     )
 
 
