@@ -37,35 +37,28 @@ from collections import Counter
 from collections.abc import Callable
 import json
 import logging
-from pathlib import Path
 import random
-import shutil
-import socket
 import statistics
 import sys
-import tempfile
 import time
 from typing import Any
 
-from homeassistant import loader
-from homeassistant.const import CONF_TOKEN, CONF_URL, CONF_VERIFY_SSL
 from homeassistant.core import Event, HomeAssistant, State, callback
-from homeassistant.setup import async_setup_component
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    async_test_home_assistant,
-)
 
 from bench.browse import browse_p95_ms, percentile
-from custom_components.plex_bridge.const import DOMAIN, OPTION_UPDATE_INTERVAL
+from bench.hass_harness import (
+    WAIT,
+    Server,
+    hass_with_entry,
+    progress,
+    wait_for_coordinator,
+)
+from custom_components.plex_bridge.const import OPTION_UPDATE_INTERVAL
 from tests.plex_server import PlexEmulator
 
-ROOT = Path(__file__).resolve().parent.parent
-SCRATCH = ROOT / ".venv" / "scratch"
 PLAYER = "Living Room TV"
 ENTITY_ID = "media_player.living_room_tv"
 WEBSOCKET = "/:/websockets/notifications"
-WAIT = 10.0
 CHANGES = ("pause", "resume", "seek", "stop")
 TARGETS = {
     "push_start_p95_ms": 150.0,
@@ -75,21 +68,9 @@ TARGETS = {
 }
 
 
-def progress(message: str) -> None:
-    """A line of progress on stderr."""
-    print(message, file=sys.stderr, flush=True)
-
-
 def p95(values: list[float]) -> float:
     """The 95th percentile, rounded for the report."""
     return round(percentile(values, 0.95), 1)
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on (for Home Assistant's own HTTP server)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class StateWatch:
@@ -168,19 +149,6 @@ class RequestLedger:
     def total(self, *kinds: str) -> int:
         """Requests attributed to these kinds."""
         return sum(sum(self.by_kind.get(kind, Counter()).values()) for kind in kinds)
-
-
-async def wait_for_coordinator(coordinator: Any, predicate: Callable[[], bool]) -> None:
-    """Wait until ``predicate()`` holds after an update of the coordinator."""
-    woken = asyncio.Event()
-    unsubscribe = coordinator.async_add_listener(woken.set)
-    try:
-        async with asyncio.timeout(WAIT):
-            while not predicate():
-                await woken.wait()
-                woken.clear()
-    finally:
-        unsubscribe()
 
 
 async def push_phase(
@@ -401,39 +369,22 @@ async def poll_phase(
 
 async def run_hass(args: argparse.Namespace) -> dict[str, Any]:
     """Home Assistant and the emulator on this loop: every phase but browse."""
-    SCRATCH.mkdir(parents=True, exist_ok=True)
-    config_dir = Path(tempfile.mkdtemp(prefix="bench-live-", dir=SCRATCH))
     emu = PlexEmulator(library="small")
     await emu.start()
     movies = [
         str(key) for key, item in emu.library.items.items() if item.kind == "movie"
     ]
     result: dict[str, Any] = {}
+    server = Server(emu.url, emu.token, emu.machine_identifier, emu.name)
     try:
-        async with async_test_home_assistant(config_dir=str(config_dir)) as hass:
-            # As the ``enable_custom_integrations`` fixture does.
-            hass.data.pop(loader.DATA_CUSTOM_COMPONENTS)
-            assert await async_setup_component(
-                hass,
-                "http",
-                {"http": {"server_host": "127.0.0.1", "server_port": free_port()}},
-            )
-            entry = MockConfigEntry(
-                domain=DOMAIN,
-                title=emu.name,
-                unique_id=emu.machine_identifier,
-                data={CONF_URL: emu.url, CONF_TOKEN: emu.token, CONF_VERIFY_SSL: True},
-                options={OPTION_UPDATE_INTERVAL: args.poll_interval},
-            )
-            entry.add_to_hass(hass)
-            setup_started = time.perf_counter()
-            assert await hass.config_entries.async_setup(entry.entry_id)
-            await hass.async_block_till_done()
+        async with hass_with_entry(
+            server,
+            options={OPTION_UPDATE_INTERVAL: args.poll_interval},
+            prefix="bench-live-",
+        ) as running:
+            hass, entry = running.hass, running.entry
             coordinator = entry.runtime_data.sessions
-            await wait_for_coordinator(coordinator, lambda: coordinator.push_connected)
-            result["setup_to_push_ms"] = round(
-                (time.perf_counter() - setup_started) * 1000, 1
-            )
+            result["setup_to_push_ms"] = running.setup_to_push_ms
             assert hass.states.get(ENTITY_ID) is not None, "no entity for the player"
             watch = StateWatch(hass, ENTITY_ID)
             progress(f"push connected; {args.cycles} cycles of 5 events")
@@ -463,12 +414,8 @@ async def run_hass(args: argparse.Namespace) -> dict[str, Any]:
                 )
             finally:
                 watch.unsubscribe()
-                assert await hass.config_entries.async_unload(entry.entry_id)
-                await hass.async_block_till_done()
-                await hass.async_stop(force=True)
     finally:
         await emu.stop()
-        shutil.rmtree(config_dir, ignore_errors=True)
     return result
 
 
