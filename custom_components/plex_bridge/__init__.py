@@ -1,4 +1,22 @@
-"""Plex Bridge: a Plex Media Server as part of the home."""
+"""Plex Bridge: a Plex Media Server as part of the home.
+
+The owner's token, or a shared account's. A token of an account the server is only
+shared with (a friend's access) reads ``/`` and that account's libraries, but Plex
+keeps some endpoints for the owner: live sessions (``/status/sessions``, 401 to
+anyone else), terminating them, section scans, ``/accounts`` and ``/updater/*``
+(403). Setup tells the two apart with one read of ``/accounts``: the owner gets the
+list; any other account is refused. That refusal is a 403 in the emulator and in
+reports against Home Assistant's own Plex integration (python-plexapi raises it as
+``BadRequest``), and that integration takes a 401 there for "limited permissions"
+too, so both mean "not the owner". ``/`` has just accepted the token, so neither
+means "revoked": a revoked token is refused by ``/`` first and starts
+reauthentication, as before.
+
+A shared account's entry (``PlexBridgeData.owner`` false) loads without what it
+may not read: no reads of ``/status/sessions`` (so no stream sensors, and players
+from ``/clients`` only), no update entity, and the owner-only services refuse with
+a translated ``owner_only`` error. This is logged once, at info, at setup.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +40,9 @@ from homeassistant.helpers.typing import ConfigType
 from .api import (
     PlexAuthError,
     PlexClient,
+    PlexCommandError,
     PlexConnectionError,
+    PlexNotFoundError,
     PlexUnavailableError,
     ServerInfo,
 )
@@ -80,6 +100,8 @@ class PlexBridgeData:
     """The device registry's id of the server's device (players link to it)."""
     mirror: PlexMirror | None = None
     """The library mirror; ``None`` when its file could not be opened."""
+    owner: bool = True
+    """Whether the token is the server owner's (else a shared account's)."""
 
 
 type PlexBridgeConfigEntry = ConfigEntry[PlexBridgeData]
@@ -165,6 +187,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: PlexBridgeConfigEntry) -
             server = await client.server_info(cached=True)
         except PlexConnectionError:
             client, server = await _async_connect_elsewhere(hass, entry, client)
+        owner = await _async_is_owner(client)
     except PlexAuthError as err:
         raise ConfigEntryAuthFailed(
             translation_domain=DOMAIN, translation_key="invalid_auth"
@@ -177,8 +200,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: PlexBridgeConfigEntry) -
             translation_placeholders={"url": client.url},
         ) from err
 
-    sessions = PlexSessionsCoordinator(hass, entry, client)
-    library = PlexLibraryCoordinator(hass, entry, client)
+    if not owner:
+        LOGGER.info(
+            "%s is shared with the account of this token, not owned by it: live"
+            " sessions, the update entity and owner-only services are left out",
+            server.friendly_name,
+        )
+    sessions = PlexSessionsCoordinator(hass, entry, client, owner=owner)
+    library = PlexLibraryCoordinator(hass, entry, client, owner=owner)
     await sessions.async_config_entry_first_refresh()
     await library.async_config_entry_first_refresh()
 
@@ -206,6 +235,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: PlexBridgeConfigEntry) -
         listener=listener,
         router=router,
         server_device_id=server_device.id,
+        owner=owner,
     )
     entry.runtime_data.mirror = await _async_open_mirror(hass, entry)
     presence = PlayerPresence(
@@ -227,6 +257,23 @@ async def async_setup_entry(hass: HomeAssistant, entry: PlexBridgeConfigEntry) -
     if entry.runtime_data.mirror is not None:
         # In the background: setup never waits for a sync.
         entry.runtime_data.mirror.async_start()
+    return True
+
+
+async def _async_is_owner(client: PlexClient) -> bool:
+    """Whether the token is the owner's: only the owner may list ``/accounts``.
+
+    Called after ``/`` accepted the token, so a refusal here (403, or the 401 some
+    servers send) is a shared account's, not a revoked token (module docstring).
+    """
+    try:
+        await client.accounts()
+    except (PlexCommandError, PlexAuthError) as err:
+        LOGGER.debug("The server refuses this token its accounts: %s", err)
+        return False
+    except PlexNotFoundError:
+        # A server without the endpoint cannot tell; it is treated as before.
+        return True
     return True
 
 

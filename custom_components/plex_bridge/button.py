@@ -1,4 +1,9 @@
-"""Buttons of a Plex Media Server: scan for players now."""
+"""Buttons of a Plex Media Server: scan for players now.
+
+Scanning reads ``/clients`` (and, with the owner's token, the live sessions), which
+Plex allows a shared account too, so a shared account's entry has the button as
+well; Plex Bridge has no button for an owner-only action.
+"""
 
 from __future__ import annotations
 

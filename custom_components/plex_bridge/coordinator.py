@@ -208,12 +208,22 @@ class SessionsData:
 
 
 class PlexSessionsCoordinator(DataUpdateCoordinator[SessionsData]):
-    """Live sessions and players: push first, polling while push is down."""
+    """Live sessions and players: push first, polling while push is down.
+
+    With a shared account's token (``owner`` false) Plex refuses the live sessions
+    (401, which would read as a revoked token): ``/status/sessions`` is never read,
+    ``playing`` notifications are ignored, and only ``/clients`` gives players.
+    """
 
     config_entry: PlexBridgeConfigEntry
 
     def __init__(
-        self, hass: HomeAssistant, entry: PlexBridgeConfigEntry, client: PlexClient
+        self,
+        hass: HomeAssistant,
+        entry: PlexBridgeConfigEntry,
+        client: PlexClient,
+        *,
+        owner: bool = True,
     ) -> None:
         self.poll_interval = timedelta(
             seconds=entry.options.get(OPTION_UPDATE_INTERVAL, DEFAULT_UPDATE_INTERVAL)
@@ -226,6 +236,7 @@ class PlexSessionsCoordinator(DataUpdateCoordinator[SessionsData]):
             update_interval=self.poll_interval,
         )
         self.client = client
+        self.owner = owner
         self.push_connected = False
         self.data = SessionsData()
         self.monitored_users = frozenset(entry.options.get(OPTION_MONITORED_USERS, []))
@@ -249,7 +260,7 @@ class PlexSessionsCoordinator(DataUpdateCoordinator[SessionsData]):
         through, and the second read follows once the first has closed it.
         """
         try:
-            sessions = await self.client.sessions(retry=False)
+            sessions = await self.client.sessions(retry=False) if self.owner else []
             clients = await self.client.clients(retry=False)
         except PlexError as err:
             raise update_error(err) from err
@@ -422,6 +433,8 @@ class PlexSessionsCoordinator(DataUpdateCoordinator[SessionsData]):
     @callback
     def async_handle_playing(self, notes: list[PlayingNotification]) -> None:
         """Apply ``playing`` notifications: no request unless the session is new."""
+        if not self.owner:
+            return
         now = dt_util.utcnow()
         changed = False
         needs_read = False
@@ -564,12 +577,21 @@ COUNT_TYPES: Final = {
 
 
 class PlexLibraryCoordinator(DataUpdateCoordinator[LibraryData]):
-    """The library's facts, refreshed when the library changes."""
+    """The library's facts, refreshed when the library changes.
+
+    A shared account sees only the sections shared with it, and has no release to
+    read (``/updater/status`` is the owner's: ``update`` stays ``None``).
+    """
 
     config_entry: PlexBridgeConfigEntry
 
     def __init__(
-        self, hass: HomeAssistant, entry: PlexBridgeConfigEntry, client: PlexClient
+        self,
+        hass: HomeAssistant,
+        entry: PlexBridgeConfigEntry,
+        client: PlexClient,
+        *,
+        owner: bool = True,
     ) -> None:
         super().__init__(
             hass,
@@ -582,6 +604,7 @@ class PlexLibraryCoordinator(DataUpdateCoordinator[LibraryData]):
             ),
         )
         self.client = client
+        self.owner = owner
 
     async def _async_update_data(self) -> LibraryData:
         client = self.client
@@ -596,7 +619,7 @@ class PlexLibraryCoordinator(DataUpdateCoordinator[LibraryData]):
             recently_added, on_deck, update = await asyncio.gather(
                 client.recently_added(limit=RECENTLY_ADDED_LIMIT),
                 client.on_deck(limit=RECENTLY_ADDED_LIMIT),
-                client.update_status(),
+                self._update_status(),
             )
         except PlexError as err:
             raise update_error(err) from err
@@ -610,6 +633,10 @@ class PlexLibraryCoordinator(DataUpdateCoordinator[LibraryData]):
             on_deck=on_deck,
             update=update,
         )
+
+    async def _update_status(self) -> UpdateStatus | None:
+        """The server's release, which only the owner may read."""
+        return await self.client.update_status() if self.owner else None
 
     @callback
     def async_handle_library_change(self, *, scan: bool) -> None:

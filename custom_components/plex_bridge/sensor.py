@@ -253,14 +253,18 @@ async def async_setup_entry(
     entry: PlexBridgeConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the stream sensors, recently added, and a count per library section."""
+    """Add the stream sensors, recently added, and a count per library section.
+
+    A shared account gets no stream sensors: Plex shows the live sessions to the
+    owner only, so they could only ever say 0.
+    """
     data = entry.runtime_data
     _async_register_image_view(hass)
     async_add_entities(
         [
             *(
                 PlexSessionsSensor(data.sessions, description)
-                for description in SESSION_SENSORS
+                for description in (SESSION_SENSORS if data.owner else ())
             ),
             PlexRecentlyAddedSensor(data.library, RECENTLY_ADDED),
         ]

@@ -12,6 +12,17 @@ only (``SupportsResponse.ONLY``); ``sync`` returns its result when asked
 the servers: copies of the same title (in two libraries, or on two servers) share
 an external id (imdb, tmdb, tvdb or Plex's own), and are one result that lists each
 copy with its library and server.
+
+Some actions are the server owner's: Plex refuses a shared account's token the
+live sessions (so ``terminate_session`` and ``set_streams``, which act on what a
+player plays), section scans (``refresh_library``) and the list of accounts
+(``history``'s ``user``). For such an entry they refuse before asking the server,
+with the translated ``owner_only`` error; ``history`` without ``user`` lists the
+account's own plays, which is all Plex shows it.
+
+Every bad value ends in a ``ServiceValidationError`` with a translation key: fields
+whose values a schema would refuse with Home Assistant's generic message (``sync``'s
+``mode``, ``search``'s types, years and limit) are checked by the handlers.
 """
 
 from __future__ import annotations
@@ -46,6 +57,7 @@ from .api.models import (
 from .const import DOMAIN, OPTION_MIRROR_LIBRARIES, URI_SCHEME
 from .library_mirror import (
     PlexMirror,
+    SyncKind,
     item_context,
     item_full_title,
     item_media_id,
@@ -90,7 +102,8 @@ ATTR_GENRE: Final = "genre"
 ATTR_WATCHED: Final = "watched"
 ATTR_EXTERNAL_ID: Final = "external_id"
 
-SYNC_MODES: Final = ("incremental", "full")
+SYNC_KINDS: Final[dict[str, SyncKind]] = {"incremental": "incremental", "full": "full"}
+SYNC_MODES: Final = tuple(SYNC_KINDS)
 SEARCH_TYPES: Final = (
     "movie",
     "show",
@@ -176,10 +189,11 @@ SET_STREAMS_SCHEMA: Final = probatio.All(
 LIBRARY_LIST_SCHEMA: Final = probatio.Schema(
     {**_ENTRY, **_LIMIT, probatio.Optional(ATTR_LIBRARY): cv.string}
 )
+# ``mode`` is checked by the handler (``_sync_mode``), for a translated message.
 SYNC_SCHEMA: Final = probatio.Schema(
     {
         **_ENTRY,
-        probatio.Optional(ATTR_MODE, default="incremental"): probatio.In(SYNC_MODES),
+        probatio.Optional(ATTR_MODE, default="incremental"): object,
         probatio.Optional(ATTR_LIBRARY): cv.string,
     }
 )
@@ -243,6 +257,14 @@ def _entry(call: ServiceCall) -> PlexBridgeConfigEntry:
         raise _invalid("unknown_server", config_entry_id=entry_id)
     if entry.state is not ConfigEntryState.LOADED:
         raise _invalid("server_not_loaded", server=entry.title)
+    return entry
+
+
+def _owner_entry(call: ServiceCall) -> PlexBridgeConfigEntry:
+    """The entry a call names, for an action Plex allows the server's owner only."""
+    entry = _entry(call)
+    if not entry.runtime_data.owner:
+        raise _invalid("owner_only", server=entry.title)
     return entry
 
 
@@ -321,7 +343,7 @@ def _iso(timestamp: int | None) -> str | None:
 
 
 async def _async_refresh_library(call: ServiceCall) -> None:
-    entry = _entry(call)
+    entry = _owner_entry(call)
     section = await _section(entry, call.data[ATTR_LIBRARY])
     client = entry.runtime_data.client
     await _call_server(lambda: client.refresh_section(section.key))
@@ -372,7 +394,7 @@ def _live_session(call: ServiceCall, entry: PlexBridgeConfigEntry) -> LiveSessio
 
 
 async def _async_terminate_session(call: ServiceCall) -> None:
-    entry = _entry(call)
+    entry = _owner_entry(call)
     live = _live_session(call, entry)
     session_id = live.session.session_id
     if session_id is None:
@@ -384,13 +406,17 @@ async def _async_terminate_session(call: ServiceCall) -> None:
 
 
 async def _async_history(call: ServiceCall) -> ServiceResponse:
-    entry = _entry(call)
+    user: str | None = call.data.get(ATTR_USER)
+    entry = _entry(call) if user is None else _owner_entry(call)
     client = entry.runtime_data.client
-    accounts = {
-        account.id: account.name for account in await _call_server(client.accounts)
-    }
+    # A shared account may not list the accounts; the server shows it its own plays.
+    accounts = (
+        {account.id: account.name for account in await _call_server(client.accounts)}
+        if entry.runtime_data.owner
+        else {}
+    )
     account_id: str | None = None
-    if (user := call.data.get(ATTR_USER)) is not None:
+    if user is not None:
         account_id = _account_id(accounts, user)
     devices = {device.id: device for device in await _call_server(client.devices)}
     device_id: str | None = None
@@ -483,7 +509,7 @@ def _stream_id(streams: list[MediaStream], kind: int, language: str) -> int:
 
 
 async def _async_set_streams(call: ServiceCall) -> None:
-    entry = _entry(call)
+    entry = _owner_entry(call)
     device = _player(call.hass, entry, call.data[ATTR_PLAYER])
     if not device.controllable:
         raise _invalid("player_not_controllable", player=device.name)
@@ -566,7 +592,18 @@ def _mirror(entry: PlexBridgeConfigEntry) -> PlexMirror:
     return mirror
 
 
+def _sync_mode(value: Any) -> SyncKind:
+    """``incremental`` or ``full`` (any case, spaces around allowed)."""
+    mode = value.strip().lower() if isinstance(value, str) else ""
+    if (kind := SYNC_KINDS.get(mode)) is not None:
+        return kind
+    raise _invalid(
+        "invalid_sync_mode", mode=str(value)[:100], modes=", ".join(SYNC_MODES)
+    )
+
+
 async def _async_sync(call: ServiceCall) -> ServiceResponse:
+    mode = _sync_mode(call.data[ATTR_MODE])
     entry = _entry(call)
     mirror = _mirror(entry)
     keys: list[str] | None = None
@@ -578,7 +615,7 @@ async def _async_sync(call: ServiceCall) -> ServiceResponse:
         if mirrored and section.key not in mirrored:
             raise _invalid("library_not_mirrored", library=section.title)
         keys = [section.key]
-    result = await mirror.async_sync(call.data[ATTR_MODE], keys)
+    result = await mirror.async_sync(mode, keys)
     return {"server": entry.runtime_data.server.friendly_name, **result_data(result)}
 
 

@@ -30,8 +30,9 @@ async def async_setup_entry(
     entry: PlexBridgeConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the server's update entity."""
-    async_add_entities([PlexServerUpdate(entry.runtime_data.library)])
+    """Add the server's update entity (the owner's only: Plex tells no one else)."""
+    if entry.runtime_data.owner:
+        async_add_entities([PlexServerUpdate(entry.runtime_data.library)])
 
 
 def release_notes(release: Release) -> str | None:

@@ -9,14 +9,15 @@ and greps all of it for the token, raw and percent-encoded.
 
 from __future__ import annotations
 
+import asyncio
 from http import HTTPStatus
 import logging
 from typing import Any
 from urllib.parse import quote
 
-from homeassistant.config_entries import SOURCE_REAUTH
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import HomeAssistantError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
 import pytest
@@ -295,26 +296,39 @@ async def test_image_proxy_fetches_only_server_pictures(
 
 # -- a shared user's token ------------------------------------------------------------
 
+OWNER_ONLY_CALLS: list[tuple[str, dict[str, Any]]] = [
+    ("refresh_library", {"library": "Music"}),
+    ("terminate_session", {"player": PLAYER}),
+    ("set_streams", {"player": PLAYER, "audio_language": "English"}),
+    ("history", {"user": "Alex"}),
+]
+MAX_LOOP_TURNS = 2000
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Found by this test, not fixed yet: a shared user's token is refused at"
-        " setup. Plex answers a shared user 401 on /status/sessions (owner only),"
-        " the sessions coordinator takes that for a revoked token, and the entry"
-        " asks for reauth instead of loading without sessions and owner-only"
-        " actions."
-    ),
-)
+
+async def _notifications(entry: MockConfigEntry, count: int) -> None:
+    """Turn the loop until the entry has received ``count`` notifications (no sleep)."""
+    router = entry.runtime_data.router
+    for _ in range(MAX_LOOP_TURNS):
+        if router.received >= count:
+            return
+        await asyncio.sleep(0)
+    raise AssertionError(f"{router.received} notifications of {count} arrived")
+
+
 async def test_shared_user_sees_only_their_libraries(
-    hass: HomeAssistant, plex_server: PlexEmulator
+    hass: HomeAssistant, plex_server: PlexEmulator, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A shared user's entry shows only their libraries.
+    """A shared user's entry loads and shows only their libraries.
 
-    Alex was shared Music only; owner-only actions the server refuses end in a
-    translated error.
+    Alex was shared Music only. Plex refuses Alex the live sessions (401) and the
+    owner's endpoints (403): the entry must not take that for a revoked token (no
+    reauth), must not read the sessions at all, must not offer what needs them
+    (stream sensors) or the owner (the update entity), and the owner-only services
+    refuse with the translated ``owner_only`` error before asking the server.
     """
+    caplog.set_level(logging.INFO, logger="custom_components.plex_bridge")
     alex = next(u for u in plex_server.library.shared_users if u.name == "Alex")
+    plex_server.sessions.start_session(player=PLAYER, rating_key="1")
     entry = config_entry_for(plex_server)
     entry = MockConfigEntry(
         domain=DOMAIN,
@@ -327,27 +341,94 @@ async def test_shared_user_sees_only_their_libraries(
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data.owner is False
+    sessions = entry.runtime_data.sessions
+    await wait_for_coordinator(sessions, lambda: sessions.push_connected)
     await wait_for_first_sync(entry)
     await hass.async_block_till_done()
+    shared_logs = [r for r in caplog.records if "is shared with" in r.getMessage()]
+    assert [r.levelno for r in shared_logs] == [logging.INFO]
 
+    # Only Music, in the mirror, the search, the library lists and the states.
+    # The mirror's counts: library key -> item type -> count.
     counts = await entry.runtime_data.mirror.async_counts()
-    seen_libraries = {t for per_type in counts.values() for t in per_type}
-    assert seen_libraries <= {3}, counts
+    assert set(counts) == {"3"}, counts
     result = await hass.services.async_call(
         DOMAIN, "search", {"query": "the"}, blocking=True, return_response=True
     )
-    for item in result["items"] if isinstance(result, dict) else []:
-        assert "Movies" not in str(item.get("library")), item
-    states = " ".join(
-        str(s.attributes) for s in hass.states.async_all() if "plex" in s.entity_id
+    assert isinstance(result, dict)
+    for item in result["results"]:
+        assert item["library"] == "Music", item
+    listed = await hass.services.async_call(
+        DOMAIN, "recently_added", {}, blocking=True, return_response=True
     )
+    assert isinstance(listed, dict)
+    assert {item["library"] for item in listed["items"]} <= {"Music"}, listed
+    ours = [s for s in hass.states.async_all() if "plex" in s.entity_id]
+    states = " ".join(str(s.attributes) for s in ours)
     for hidden in ("Movies", "TV Shows"):
         assert f"'{hidden}'" not in states
 
-    with pytest.raises(HomeAssistantError) as caught:
-        await hass.services.async_call(
-            DOMAIN, "refresh_library", {"library": "Music"}, blocking=True
-        )
-    assert caught.value.translation_key is not None, caught.value
+    # Nothing that needs the sessions or the owner; players come from /clients.
+    entity_ids = {s.entity_id for s in hass.states.async_all()}
+    assert not [e for e in entity_ids if e.endswith(("_active_streams", "_bandwidth"))]
+    assert not [e for e in entity_ids if e.startswith("update.")]
+    assert PLAYER_ENTITY in entity_ids
+    assert hass.states.get(PLAYER_ENTITY).state != "playing"  # type: ignore[union-attr]
+
+    # A new session's notification costs no read of the sessions (a 401 there
+    # would start reauth); neither do a poll and the scan button.
+    received = entry.runtime_data.router.received
+    plex_server.sessions.start_session(player="Chrome", rating_key="1")
+    await _notifications(entry, received + 1)
+    await sessions.async_refresh()
+    await hass.services.async_call(
+        "button",
+        "press",
+        {"entity_id": "button.plex_bridge_emulator_scan_clients"},
+        blocking=True,
+    )
+    await hass.async_block_till_done()
+    assert plex_server.faults.count("/status/sessions") == 0
+    assert sessions.last_update_success
+
+    # Owner-only actions refuse, translated, without asking the server.
+    asked = dict(plex_server.faults.counts)
+    for service, data in OWNER_ONLY_CALLS:
+        with pytest.raises(ServiceValidationError) as caught:
+            await hass.services.async_call(
+                DOMAIN,
+                service,
+                data,
+                blocking=True,
+                return_response=service == "history",
+            )
+        assert caught.value.translation_domain == DOMAIN
+        assert caught.value.translation_key == "owner_only", (service, caught.value)
+        assert caught.value.translation_placeholders == {"server": entry.title}
+    assert dict(plex_server.faults.counts) == asked
+    # History without a user: the account's own plays, which the server allows.
+    plays = await hass.services.async_call(
+        DOMAIN, "history", {}, blocking=True, return_response=True
+    )
+    assert isinstance(plays, dict)
+    assert isinstance(plays["plays"], list)
+
+    # Still loaded, and nobody was asked to sign in again.
+    assert entry.state is ConfigEntryState.LOADED
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert not [f for f in flows if f["context"].get("source") == SOURCE_REAUTH]
+    assert not [i for i in ir.async_get(hass).issues.values() if i.domain == DOMAIN]
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
+
+
+async def test_owner_token_is_the_owner(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry
+) -> None:
+    """The owner's entry reads the sessions and offers everything (the control)."""
+    assert loaded_entry.runtime_data.owner is True
+    entity_ids = {s.entity_id for s in hass.states.async_all()}
+    assert [e for e in entity_ids if e.endswith("_active_streams")]
+    assert [e for e in entity_ids if e.startswith("update.")]

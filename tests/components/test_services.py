@@ -579,6 +579,35 @@ async def test_history_of_a_track_names_the_artist(
     assert entry["full_title"] == f"{track.parent.parent.title} - {track.title}"
 
 
+# -- sync ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "mode", ["fast", "", "incremental full", 1, True, None, ["full"], {"mode": "full"}]
+)
+async def test_sync_bad_mode_is_translated(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry, mode: Any
+) -> None:
+    """A bad ``mode`` gets our translated error (not the schema's), and syncs nothing."""
+    mirror = loaded_entry.runtime_data.mirror
+    assert mirror is not None
+    before = (await mirror.async_counts(), mirror.last_result)
+    err = await invalid(hass, "sync", {"mode": mode}, response=True)
+    assert err.translation_key == "invalid_sync_mode"
+    assert err.translation_placeholders == {
+        "mode": str(mode),
+        "modes": "incremental, full",
+    }
+    assert (await mirror.async_counts(), mirror.last_result) == before
+
+
+async def test_sync_mode_ignores_case_and_spaces(
+    hass: HomeAssistant, loaded_entry: MockConfigEntry
+) -> None:
+    response = await call(hass, "sync", {"mode": " Full "}, response=True)
+    assert response["kind"] == "full"
+
+
 def test_services_are_described(hass: HomeAssistant) -> None:
     """``services.yaml`` describes every registered service (HA's YAML loader)."""
     path = Path(__file__).parents[2] / "custom_components" / DOMAIN / "services.yaml"
