@@ -14,6 +14,11 @@ writes no state. A re-read of the sessions (a poll, another player's new session
 keeps the entity's anchor unless it moved by more than the coordinator's seek
 tolerance, so a re-read does not write a state either.
 
+With a shared account's token (``PlexBridgeData.owner`` false) Plex gives no live
+sessions, so players come from ``/clients`` only: ``idle`` while listed, ``off``
+when not, never what they play. Controls and the browser are offered as for the
+owner; a command the server refuses ends in the usual ``command_failed`` error.
+
 Artwork goes through Home Assistant's image proxy: the entity fetches it from the
 server with the token in a header, and ``entity_picture`` is the proxy's URL, which
 carries no Plex token.
