@@ -24,6 +24,17 @@ normally. A ``playing`` notification writes a state only when the session change
 state or when its ``viewOffset`` is more than ``SEEK_TOLERANCE_MS`` away from the
 extrapolated position (a seek).
 
+What counts as "the server is down" (the players and sensors become unavailable,
+Home Assistant logs it once, and after 10 minutes a repair appears): a read that
+could not reach the server (refused, reset, timed out, the circuit breaker open) or
+that got a 5xx. A server that answers 200 with a body that cannot be read (broken
+off, not JSON or XML, a proxy's HTML page: ``PlexMalformedError``) is not down: the
+sessions coordinator keeps its last good state and logs the read at debug level,
+up to ``MAX_BROKEN_ANSWERS`` such answers in a row; the next broken one makes the
+entities unavailable, since what they show is no longer known. Odd entries in an
+answer that parses (``null`` or missing attributes, item types nobody knows) never
+fail a read: the models read what is there and skip entries that name no session.
+
 The library coordinator keeps sections, per-library counts, recently added, on deck
 and the server's release. It refreshes on a 30-minute timer, and soon after
 notifications say the library changed (a scan ended, an item was added or removed).
@@ -54,7 +65,7 @@ from .api import (
     PlexSession,
     Section,
 )
-from .api.client import ITEM_TYPES
+from .api.client import ITEM_TYPES, PlexMalformedError
 from .api.models import UpdateStatus
 from .api.notifications import (
     ActivityNotification,
@@ -81,6 +92,8 @@ if TYPE_CHECKING:
     from . import PlexBridgeConfigEntry
 
 SEEK_TOLERANCE_MS: Final = 2000
+MAX_BROKEN_ANSWERS: Final = 3
+"""Unreadable answers in a row that keep the last good sessions (see the module doc)."""
 CLIENTS_INTERVAL: Final = timedelta(minutes=1)
 """How often ``/clients`` is read while push is connected (players that left)."""
 # How long library notifications are folded before the library is read again.
@@ -109,6 +122,32 @@ def update_error(err: PlexError) -> ConfigEntryAuthFailed | UpdateFailed:
         translation_key="update_failed",
         translation_placeholders={"error": str(err)},
     )
+
+
+@dataclass(slots=True)
+class BrokenAnswers:
+    """Unreadable answers in a row from a server that answers (see the module doc)."""
+
+    what: str
+    count: int = 0
+
+    def keep_or_raise[T](self, err: PlexMalformedError, shown: T | None) -> T:
+        """The last good data to keep, or the update failure raised.
+
+        The data is kept only while the entities show a good read (``shown``, else
+        ``None``), and for ``MAX_BROKEN_ANSWERS`` answers in a row.
+        """
+        self.count += 1
+        if shown is None or self.count > MAX_BROKEN_ANSWERS:
+            raise update_error(err) from err
+        LOGGER.debug(
+            "Keeping the last good %s after an unreadable answer (%s of %s): %s",
+            self.what,
+            self.count,
+            MAX_BROKEN_ANSWERS,
+            err,
+        )
+        return shown
 
 
 class Coalescer:
@@ -239,6 +278,8 @@ class PlexSessionsCoordinator(DataUpdateCoordinator[SessionsData]):
         self.owner = owner
         self.push_connected = False
         self.data = SessionsData()
+        self.broken_answers = BrokenAnswers("sessions")
+        self._read_once = False
         self.monitored_users = frozenset(entry.options.get(OPTION_MONITORED_USERS, []))
         self.ignore_plex_web = bool(
             entry.options.get(OPTION_IGNORE_PLEX_WEB, DEFAULT_IGNORE_PLEX_WEB)
@@ -262,8 +303,14 @@ class PlexSessionsCoordinator(DataUpdateCoordinator[SessionsData]):
         try:
             sessions = await self.client.sessions(retry=False) if self.owner else []
             clients = await self.client.clients(retry=False)
+        except PlexMalformedError as err:
+            return self.broken_answers.keep_or_raise(
+                err, self.data if self._read_once and self.last_update_success else None
+            )
         except PlexError as err:
             raise update_error(err) from err
+        self.broken_answers.count = 0
+        self._read_once = True
         data = self.data
         self._apply_clients(clients)
         self._apply_sessions(sessions)
@@ -605,6 +652,7 @@ class PlexLibraryCoordinator(DataUpdateCoordinator[LibraryData]):
         )
         self.client = client
         self.owner = owner
+        self.broken_answers = BrokenAnswers("library")
 
     async def _async_update_data(self) -> LibraryData:
         client = self.client
@@ -621,8 +669,13 @@ class PlexLibraryCoordinator(DataUpdateCoordinator[LibraryData]):
                 client.on_deck(limit=RECENTLY_ADDED_LIMIT),
                 self._update_status(),
             )
+        except PlexMalformedError as err:
+            return self.broken_answers.keep_or_raise(
+                err, self.data if self.last_update_success else None
+            )
         except PlexError as err:
             raise update_error(err) from err
+        self.broken_answers.count = 0
         return LibraryData(
             sections=sections,
             counts={

@@ -10,6 +10,7 @@ kinds of session (test_media_player's test_every_kind_of_session).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 import logging
 from typing import Any
@@ -27,6 +28,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.plex_bridge.const import DEFAULT_UPDATE_INTERVAL, DOMAIN
+from custom_components.plex_bridge.coordinator import MAX_BROKEN_ANSWERS
 from tests.plex_server import PlexEmulator
 
 from .conftest import async_wait_for_state, wait_for_coordinator
@@ -35,6 +37,9 @@ LIVING_ROOM = "media_player.living_room_tv"
 PLAYER = "Living Room TV"
 PLAYER_ID = "1234567890123456-com-plexapp-android"
 WEBSOCKET = "/:/websockets/notifications"
+RECENTLY_ADDED = "sensor.plex_bridge_emulator_recently_added"
+# The library's entities that are enabled by default (the counts are not).
+LIBRARY_SENSORS = (RECENTLY_ADDED, "update.plex_bridge_emulator_plex_media_server")
 
 
 def total_requests(plex_server: PlexEmulator) -> int:
@@ -131,51 +136,219 @@ async def test_websocket_gap_loses_no_change(
     plex_server.faults.remove(fault)
 
 
+HTML_PAGE = b"<html><head><title>Sign in</title></head><body>Guest Wi-Fi</body></html>"
+BROKEN_ANSWERS: dict[str, dict[str, Any]] = {
+    "malformed": {"malformed": True},
+    "truncated": {"truncate": True},
+    "html_page": {"body": HTML_PAGE, "content_type": "text/html"},
+    "json_without_container": {
+        "body": b'{"MediaContainer": null}',
+        "content_type": "application/json",
+    },
+}
+
+
+def shown(hass: HomeAssistant, entity_id: str) -> tuple[str, dict[str, Any]]:
+    """What the user sees of an entity: its state and attributes."""
+    state = hass.states.get(entity_id)
+    assert state is not None, entity_id
+    return state.state, dict(state.attributes)
+
+
+def warnings_and_worse(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    """The log lines a user would notice (warning and above)."""
+    return [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+@pytest.mark.parametrize("path", ["/status/sessions", "/clients"])
 @pytest.mark.parametrize(
-    "fault",
-    [
-        {"malformed": True},
-        {"truncate": True},
-    ],
-    ids=["malformed", "truncated"],
+    "fault", list(BROKEN_ANSWERS.values()), ids=list(BROKEN_ANSWERS)
 )
-async def test_broken_answer_is_one_failed_read(
+async def test_unreadable_answer_keeps_the_last_good_state(  # noqa: PLR0917 - fixtures
     hass: HomeAssistant,
     plex_server: PlexEmulator,
     loaded_entry: MockConfigEntry,
     caplog: pytest.LogCaptureFixture,
+    path: str,
     fault: dict[str, Any],
 ) -> None:
-    """A body that is not XML, or breaks off: one failed read, then back by itself.
+    """A server that answers, but unreadably: the player shows what it showed.
 
-    The user sees the player unavailable until the next read and one error line in
-    the log; nothing raises into Home Assistant.
+    Broken off, not XML or JSON, a proxy's HTML page: up to MAX_BROKEN_ANSWERS in a
+    row keep the last good state, logged at debug level only. The next one makes the
+    player unavailable (one error line: what it shows is no longer known), and a
+    good read brings it back.
     """
     sessions = loaded_entry.runtime_data.sessions
-    session = plex_server.sessions.start_session(player=PLAYER, rating_key="1")
+    plex_server.sessions.start_session(player=PLAYER, rating_key="1")
     await async_wait_for_state(hass, LIVING_ROOM, MediaPlayerState.PLAYING)
+    await sessions.async_refresh()
+    before = shown(hass, LIVING_ROOM)
+    caplog.clear()
 
-    broken = plex_server.faults.add("/status/sessions", times=1, **fault)
+    broken = plex_server.faults.add(path, **fault)
+    with caplog.at_level(logging.DEBUG, logger="custom_components.plex_bridge"):
+        for _ in range(MAX_BROKEN_ANSWERS):
+            await sessions.async_refresh()
+            await hass.async_block_till_done()
+            assert sessions.last_update_success
+            assert shown(hass, LIVING_ROOM) == before
+    assert broken.fired == MAX_BROKEN_ANSWERS
+    assert warnings_and_worse(caplog) == []
+    kept = [r for r in caplog.records if "Keeping the last good" in r.getMessage()]
+    assert len(kept) == MAX_BROKEN_ANSWERS
+    assert all(r.levelno == logging.DEBUG for r in kept)
+
+    # One more: the state is no longer known. One error line, no traceback.
     await sessions.async_refresh()
     await hass.async_block_till_done()
-    assert broken.fired == 1
-    assert not sessions.last_update_success
-    # Nothing raised into Home Assistant: one error line, the traceback at debug only.
-    errors = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert hass.states.get(LIVING_ROOM).state == STATE_UNAVAILABLE  # type: ignore[union-attr]
+    errors = warnings_and_worse(caplog)
     assert len(errors) == 1, errors
     assert errors[0].getMessage().startswith("Error fetching plex_bridge sessions")
     assert all(r.levelno == logging.DEBUG for r in caplog.records if r.exc_info)
-    # Finding (not fixed yet): one broken answer makes the players unavailable until
-    # the next good read, where issue 12 asks for the last good state to be kept.
-    assert hass.states.get(LIVING_ROOM).state == STATE_UNAVAILABLE  # type: ignore[union-attr]
 
-    # The next read is whole again: a new item on the player shows.
-    plex_server.sessions.start_session(player=PLAYER, rating_key="2")
-    del session
-    state = await async_wait_for_state(
-        hass, LIVING_ROOM, lambda s: s.attributes.get("media_content_id") == "2"
-    )
-    assert state.state == MediaPlayerState.PLAYING
+    plex_server.faults.remove(broken)
+    await sessions.async_refresh()
+    await hass.async_block_till_done()
+    assert shown(hass, LIVING_ROOM)[0] == MediaPlayerState.PLAYING
+    assert sessions.broken_answers.count == 0
+
+
+async def test_unreadable_answer_before_any_good_read_retries_setup(
+    hass: HomeAssistant, plex_server: PlexEmulator, mock_config_entry: MockConfigEntry
+) -> None:
+    """No good state to keep at the first read: the entry retries setup instead."""
+    plex_server.faults.add("/status/sessions", body=HTML_PAGE)
+    mock_config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert mock_config_entry.state is ConfigEntryState.SETUP_RETRY
+    plex_server.faults.clear()
+    await hass.config_entries.async_unload(mock_config_entry.entry_id)
+
+
+async def test_unreadable_library_answer_keeps_the_library_sensors(
+    hass: HomeAssistant,
+    plex_server: PlexEmulator,
+    loaded_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Recently added and the server's release stay as they were on a broken read."""
+    library = loaded_entry.runtime_data.library
+    before = {entity: shown(hass, entity) for entity in LIBRARY_SENSORS}
+    caplog.clear()
+
+    broken = plex_server.faults.add("/library/sections", malformed=True)
+    for _ in range(MAX_BROKEN_ANSWERS):
+        loaded_entry.runtime_data.client.invalidate_content(scan=True)
+        await library.async_refresh()
+        await hass.async_block_till_done()
+        assert library.last_update_success
+    # Each read asked again twice (a GET is retried), then kept what it had.
+    assert library.broken_answers.count == MAX_BROKEN_ANSWERS
+    assert broken.fired == MAX_BROKEN_ANSWERS * 3
+    assert {entity: shown(hass, entity) for entity in LIBRARY_SENSORS} == before
+    assert warnings_and_worse(caplog) == []
+
+    loaded_entry.runtime_data.client.invalidate_content(scan=True)
+    await library.async_refresh()
+    await hass.async_block_till_done()
+    assert hass.states.get(RECENTLY_ADDED).state == STATE_UNAVAILABLE  # type: ignore[union-attr]
+    plex_server.faults.remove(broken)
+    await library.async_refresh()
+    await hass.async_block_till_done()
+    assert {entity: shown(hass, entity) for entity in LIBRARY_SENSORS} == before
+
+
+def null_everything(data: dict[str, Any]) -> None:
+    """Every attribute ``null`` but those that name a session and its player."""
+    for entry in data["MediaContainer"].get("Metadata", []):
+        for name in list(entry):
+            if name not in {"ratingKey", "sessionKey", "Player", "type"}:
+                entry[name] = None
+        player = entry["Player"]
+        for name in list(player):
+            if name not in {"machineIdentifier", "state"}:
+                player[name] = None
+
+
+def keep_only_keys(data: dict[str, Any]) -> None:
+    """Every attribute left out but the session's key and its player's identifier."""
+    container = data["MediaContainer"]
+    for entry in container.get("Metadata", []):
+        player_id = entry["Player"]["machineIdentifier"]
+        entry.clear()
+        entry.update(sessionKey=entry.get("sessionKey", "1"))
+        entry["Player"] = {"machineIdentifier": player_id}
+
+
+def unknown_kinds(data: dict[str, Any]) -> None:
+    """An item type nobody knows, and entries that name no session or no player."""
+    container = data["MediaContainer"]
+    for entry in container.get("Metadata", []):
+        entry["type"] = "hologram"
+        entry["Media"] = [None, {"Part": "not a list", "selected": True}]
+    container["Metadata"] = [
+        *container.get("Metadata", []),
+        {"type": "movie", "title": "No session key"},
+        {"ratingKey": "9", "sessionKey": "99", "Player": None},
+        {"sessionKey": "98", "Player": {"machineIdentifier": None}},
+        None,
+        "not an object",
+    ]
+    container["Hologram"] = [{"beam": 1}]
+
+
+def null_clients(data: dict[str, Any]) -> None:
+    """``/clients`` with nulls and a player without an identifier."""
+    container = data["MediaContainer"]
+    for entry in container.get("Server", []):
+        for name in list(entry):
+            if name != "machineIdentifier":
+                entry[name] = None
+    container["Server"] = [*container.get("Server", []), {"name": None}, None]
+
+
+ODD_ANSWERS: dict[str, tuple[str, Callable[[dict[str, Any]], None]]] = {
+    "nulls": ("/status/sessions", null_everything),
+    "missing_attributes": ("/status/sessions", keep_only_keys),
+    "unknown_item_types": ("/status/sessions", unknown_kinds),
+    "clients_nulls": ("/clients", null_clients),
+}
+
+
+@pytest.mark.parametrize("case", list(ODD_ANSWERS))
+async def test_odd_answer_is_read_as_far_as_it_goes(
+    hass: HomeAssistant,
+    plex_server: PlexEmulator,
+    loaded_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+    case: str,
+) -> None:
+    """Nulls, missing attributes, unknown item types: no error, the player plays.
+
+    An answer that parses is the truth, read as far as it goes: the session still
+    shows on its player, entries that name no session or no player are skipped, and
+    nothing is logged above debug level.
+    """
+    path, rewrite = ODD_ANSWERS[case]
+    sessions = loaded_entry.runtime_data.sessions
+    plex_server.sessions.start_session(player=PLAYER, rating_key="1")
+    await async_wait_for_state(hass, LIVING_ROOM, MediaPlayerState.PLAYING)
+    caplog.clear()
+
+    odd = plex_server.faults.add(path, rewrite=rewrite)
+    await sessions.async_refresh()
+    await hass.async_block_till_done()
+    assert odd.fired >= 1
+    assert sessions.last_update_success
+    assert sessions.broken_answers.count == 0
+    assert shown(hass, LIVING_ROOM)[0] == MediaPlayerState.PLAYING
+    # The entries that name no session or no player made no entity of their own.
+    assert len(sessions.data.sessions) == 1
+    assert warnings_and_worse(caplog) == []
+    plex_server.faults.remove(odd)
 
 
 async def test_server_errors_open_the_breaker_one_probe_per_cool_down(

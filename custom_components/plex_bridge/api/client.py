@@ -148,6 +148,15 @@ class PlexResponseError(PlexUnavailableError):
     """The server answered, but with a 5xx or a body that cannot be read."""
 
 
+class PlexMalformedError(PlexResponseError):
+    """The server answered 2xx, but the body broke off or cannot be read.
+
+    Truncated, not JSON or XML, or no ``MediaContainer`` (a proxy's or a captive
+    portal's page, for instance). Unlike a 5xx or a connection error this does not
+    say the server is down: the sessions coordinator keeps its last good state.
+    """
+
+
 class PlexCommandError(PlexError):
     """A player refused or could not carry out a command (4xx from ``/player``)."""
 
@@ -287,7 +296,7 @@ class PlexClient:
         except aiohttp.ClientPayloadError as err:
             # The server answered, but the body broke off (a truncated answer).
             self.breaker.record_failure()
-            raise PlexResponseError(f"incomplete answer from {path}") from err
+            raise PlexMalformedError(f"incomplete answer from {path}") from err
         except (TimeoutError, aiohttp.ClientError, OSError) as err:
             self.breaker.record_failure()
             raise PlexConnectionError(f"{type(err).__name__} from {path}") from err
@@ -304,7 +313,7 @@ class PlexClient:
         try:
             return _decode(body, content_type.lower())
         except ValueError as err:
-            raise PlexResponseError(f"unreadable answer from {path}: {err}") from err
+            raise PlexMalformedError(f"unreadable answer from {path}: {err}") from err
 
     async def _get(
         self, path: str, params: Mapping[str, str | int] | None = None

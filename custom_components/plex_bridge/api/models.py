@@ -558,11 +558,11 @@ def parse_sessions(container: Mapping[str, Any]) -> list[PlexSession]:
     """Every session of ``/status/sessions`` that names its player."""
     sessions = []
     for entry in children(container, "Metadata"):
-        item = parse_item(entry) or _unkeyed_item(entry)
         player = _player(entry)
         session_key = as_str(entry.get("sessionKey"))
         if player is None or session_key is None:
             continue
+        item = parse_item(entry) or _unkeyed_item(entry)
         session = child(entry, "Session")
         player_entry = child(entry, "Player") or {}
         sessions.append(
