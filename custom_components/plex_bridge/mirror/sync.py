@@ -56,9 +56,15 @@ compared. Seasons, episodes, albums and tracks are narrowed down first: one
 keys-only read of their parents (shows, seasons, artists, albums) gives each
 one's ``childCount`` / ``leafCount``; only the parents whose counts differ from
 the mirror's are read (``/children``), so a deleted episode costs one request for
-its season, not a read of every episode. Movies, photos, or more than ``MAX_SUSPECTS``
-suspects: every key of the type is read (the listing without ``includeGuids``, in
-pages of ``KEYS_PAGE_SIZE``). Keys the mirror lacks are fetched; keys the server
+its season, not a read of every episode. Movies, photos, shows, artists (or more
+than ``MAX_SUSPECTS`` suspects) are narrowed down by time instead: the mirror's
+items of the type are cut into up to ``RANGES`` ranges of ``addedAt``, the server
+counts each range (``X-Plex-Container-Size=0``) and only the ranges whose counts
+differ are read, keys only; ten deleted movies of 10,000 cost 64 counts and ten
+reads of some 150 items, not a read of every movie. Types too small to cut (under
+``2 * RANGE_MIN`` items, or an item without ``addedAt``): every key of the type
+is read (the listing without ``includeGuids``, in pages of ``KEYS_PAGE_SIZE``).
+Keys the mirror lacks are fetched; keys the server
 lacks are checked once more by a batched ``/library/metadata/{ids}`` (a key that
 a concurrent change moved across a page boundary must not be deleted) and removed
 with their children. Parents of whatever was added or removed are read again:
@@ -88,6 +94,7 @@ sync, or from a ``refetch`` of the item by whoever marked it.
 from __future__ import annotations
 
 import asyncio
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -141,7 +148,11 @@ NARROW: Final[Mapping[int, tuple[int, str, str]]] = {
     10: (9, "parent_key", "leafCount"),
 }
 MAX_SUSPECTS: Final = 200
-"""More parents than this whose counts differ: read every key instead."""
+"""More parents than this whose counts differ: narrow by ranges instead."""
+RANGES: Final = 64
+"""``addedAt`` ranges counted to narrow a type's deletions down (see ``_diff_by_range``)."""
+RANGE_MIN: Final = 100
+"""Items per range at least: smaller types are read whole."""
 START_STAMP: Final = 0
 """Pseudo-type under which a full sync's progress keeps the stamp it began at."""
 PHOTO_ALBUM: Final = 14
@@ -744,12 +755,16 @@ class MirrorSync:
 
         Seasons, episodes, albums and tracks are narrowed down by their parents'
         counts first, so that only the parents whose counts differ are read
-        (``/children``); other types, or too many suspects, read every key.
+        (``/children``); other types (or too many suspects) by counts of
+        ``addedAt`` ranges, so that only the ranges whose counts differ are read.
+        Where neither can narrow, every key is read.
         """
         narrow = NARROW.get(plex_type)
         diff = None
         if narrow is not None:
             diff = await self._diff_by_parent(run, plex_type, *narrow)
+        if diff is None:
+            diff = await self._diff_by_range(run, plex_type)
         if diff is None:
             server = await self._server_keys(run.key, plex_type)
             local = await self._db.call(_rating_keys, run.key, plex_type)
@@ -790,6 +805,72 @@ class MirrorSync:
         for parent in orphaned:
             gone.update(mine.get(parent, ()))
         return sorted(gone), sorted(missing)
+
+    async def _diff_by_range(
+        self, run: _LibraryRun, plex_type: int
+    ) -> tuple[list[str], list[str]] | None:
+        """(gone, missing) keys of ``plex_type`` found through counts of time ranges.
+
+        The mirror's items of the type are cut into up to ``RANGES`` ranges of
+        ``addedAt`` (at least ``RANGE_MIN`` items each); the server counts each
+        range (``X-Plex-Container-Size=0``), and only the ranges whose counts
+        differ are read, keys only. ``None`` when the type is too small to gain,
+        or an item lacks ``addedAt``. An item whose ``addedAt`` moved to another
+        range makes both ranges differ, and is found in the other one: neither
+        gone nor missing.
+        """
+        stamps = await self._db.call(_added_stamps, run.key, plex_type)
+        if stamps is None or len(stamps) < 2 * RANGE_MIN:
+            return None
+        parts = min(RANGES, len(stamps) // RANGE_MIN)
+        edges = sorted(
+            {stamps[len(stamps) * index // parts][0] for index in range(1, parts)}
+        )
+        local = [0] * (len(edges) + 1)
+        for stamp, _ in stamps:
+            local[bisect_right(edges, stamp)] += 1
+        bounds = [
+            _range_filter(edges[index - 1] if index else None, edge)
+            for index, edge in enumerate([*edges, None])
+        ]
+        semaphore = asyncio.Semaphore(IN_FLIGHT)
+
+        async def count(filters: Mapping[str, int]) -> int:
+            async with semaphore:
+                _, total = await self._client.section_metadata(
+                    run.key, plex_type, size=0, filters=filters, guids=False
+                )
+            return total
+
+        totals = await _all(*(count(filters) for filters in bounds))
+        differing = [
+            index for index, total in enumerate(totals) if total != local[index]
+        ]
+        server: set[str] = set()
+
+        async def read(filters: Mapping[str, int]) -> None:
+            start = 0
+            while True:
+                async with semaphore:
+                    items, total = await self._client.section_metadata(
+                        run.key,
+                        plex_type,
+                        start=start,
+                        size=KEYS_PAGE_SIZE,
+                        filters=filters,
+                        sort=FULL_SORT,
+                        guids=False,
+                    )
+                server.update(str(item.get("ratingKey")) for item in items)
+                start += len(items)
+                if not items or start >= total:
+                    return
+
+        await _all(*(read(bounds[index]) for index in differing))
+        wanted = set(differing)
+        mine = {key for stamp, key in stamps if bisect_right(edges, stamp) in wanted}
+        every = {key for _, key in stamps}
+        return sorted(mine - server), sorted(server - every)
 
     async def _total(self, run: _LibraryRun, plex_type: int) -> int:
         """A type's ``totalSize``; for children, the sum of their parents' counts.
@@ -978,6 +1059,16 @@ def _floor(run: _LibraryRun) -> int:
     return floor
 
 
+def _range_filter(after: int | None, before: int | None) -> dict[str, int]:
+    """Plex filters for ``after <= addedAt < before`` (``>>=`` and ``<<=`` are strict)."""
+    filters: dict[str, int] = {}
+    if after is not None:
+        filters["addedAt>>"] = after - 1
+    if before is not None:
+        filters["addedAt<<"] = before
+    return filters
+
+
 def _resume_offsets(types: Sequence[int], progress: Mapping[int, int]) -> list[int]:
     """Where each type starts: its saved offset; types before a saved one are done."""
     if not progress:
@@ -1020,6 +1111,24 @@ def _sync_state(store: MirrorStore, library_key: str) -> Any:
 
 def _counts_of(store: MirrorStore, library_key: str) -> dict[int, int]:
     return store.counts().get(library_key, {})
+
+
+def _added_stamps(
+    store: MirrorStore, library_key: str, plex_type: int
+) -> list[tuple[int, str]] | None:
+    """(addedAt, rating key) of a type, oldest first; ``None`` if one has no addedAt.
+
+    Reads the store's ``items`` table directly (``added_at``): the store has no
+    method for this.
+    """
+    rows = store.connection.execute(
+        "SELECT added_at, rating_key FROM items WHERE library_key = ? AND type = ? "
+        "ORDER BY added_at",
+        (library_key, plex_type),
+    ).fetchall()
+    if any(stamp is None for stamp, _ in rows):
+        return None
+    return [(int(stamp), str(key)) for stamp, key in rows]
 
 
 def _count_of(store: MirrorStore, library_key: str, plex_type: int) -> int:
