@@ -59,6 +59,18 @@ The JSON object's keys:
 Targets: loop lag p99 ≤ 50 ms, states correct, RSS growth ≤ 20 MB, no event
 dropped. Figures, not a test.
 
+``details`` says where the lag came from: each lag sample also records the loop
+thread's CPU time and its wait in the kernel's run queue since the sample before
+(``/proc/thread-self/schedstat``), so that ``p99_less_run_queue_wait_ms`` and
+``worst_1pct`` tell a busy loop from a busy machine; ``loop_cpu_ms_per_notification``
+is the loop's CPU over the main phase divided by the notifications received. It
+also has ``mirror_correct`` (every renamed track has its new title in the mirror,
+waited for over the syncs that follow, up to ``SETTLE_LIMIT_S``), the requests by
+endpoint, the state writes by domain, the mirror's syncs by kind and the
+``sync`` calls' durations, and the load average. ``--profile FILE`` writes a
+cProfile of the main phase (which slows it: the figures of such a run are not
+comparable).
+
     scripts/bench soak [--seconds 120] [--players 50] [--rate 100]
 """
 
