@@ -432,3 +432,39 @@ async def test_owner_token_is_the_owner(
     entity_ids = {s.entity_id for s in hass.states.async_all()}
     assert [e for e in entity_ids if e.endswith("_active_streams")]
     assert [e for e in entity_ids if e.startswith("update.")]
+
+
+@pytest.mark.parametrize(
+    ("status", "state", "owner"),
+    [
+        # A 401 there is a non-owner too (HA's own Plex expects it); the emulator's
+        # own 403 for a shared account is the test above.
+        (401, ConfigEntryState.LOADED, False),
+        # No such endpoint: nothing tells, so it is the owner's entry, as before.
+        (404, ConfigEntryState.LOADED, True),
+        # The server is in trouble: setup retries, and asks nobody to sign in.
+        (503, ConfigEntryState.SETUP_RETRY, None),
+    ],
+)
+async def test_owner_check_at_setup(
+    hass: HomeAssistant,
+    plex_server: PlexEmulator,
+    mock_config_entry: MockConfigEntry,
+    *,
+    status: int,
+    state: ConfigEntryState,
+    owner: bool | None,
+) -> None:
+    """What each answer of ``/accounts`` makes of the owner's token at setup."""
+    plex_server.faults.add("/accounts", status=status)
+    mock_config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert mock_config_entry.state is state
+    if owner is not None:
+        assert mock_config_entry.runtime_data.owner is owner
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert not [f for f in flows if f["context"].get("source") == SOURCE_REAUTH]
+    if state is ConfigEntryState.LOADED:
+        assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
+        await hass.async_block_till_done()
