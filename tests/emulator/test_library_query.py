@@ -1,11 +1,11 @@
 """The emulator's query language: quick date filters give the item-by-item answer.
 
-``Matcher.select`` answers ``addedAt>>=`` / ``updatedAt>>=`` / ``lastViewedAt>>=``
-by comparing the stamp directly (Plex answers them from indexed columns). These
-tests hold it to the generic per-item test (``Matcher.__call__``, which follows the
-filter types of ``library_movies_filtertypes.xml``: a date ``>>=`` "is after",
-strictly) over every section and kind of a world with changes, plays and deletions,
-and check the answers over HTTP.
+``Matcher.select`` answers ``>>=`` and ``<<=`` on ``addedAt`` / ``updatedAt`` /
+``lastViewedAt`` by comparing the stamp directly (Plex answers them from indexed
+columns). These tests hold it to the generic per-item test (``Matcher.__call__``,
+which follows the filter types of ``library_movies_filtertypes.xml``: a date
+``>>=`` "is after" and ``<<=`` "is before", strictly) over every section and kind
+of a world with changes, plays and deletions, and check the answers over HTTP.
 """
 
 from __future__ import annotations
@@ -79,13 +79,15 @@ def filtered(library: Library, query: list[tuple[str, str]]) -> list[tuple[Any, 
     return cases
 
 
+@pytest.mark.parametrize("operator", [">>", "<<"])
 @pytest.mark.parametrize("field", ["addedAt", "updatedAt", "lastViewedAt"])
-def test_quick_filter_is_the_scan(library: Library, field: str) -> None:
+def test_quick_filter_is_the_scan(library: Library, field: str, operator: str) -> None:
     """Every threshold, every section and kind: the same items in the same order."""
     values = stamps(library)
     nonempty = 0
     for threshold in values[:: max(1, len(values) // 60)] + values[-3:]:
-        for _, _, quick, scan in filtered(library, [(f"{field}>>", str(threshold))]):
+        query = [(f"{field}{operator}", str(threshold))]
+        for _, _, quick, scan in filtered(library, query):
             assert quick == scan
             nonempty += bool(scan)
     assert nonempty  # the thresholds do select something
@@ -108,8 +110,11 @@ def test_quick_filter_is_the_scan(library: Library, field: str) -> None:
         # with other conditions, before and after
         [("title", "a"), ("updatedAt>>", str(START))],
         [("updatedAt>>", str(START)), ("title", "e"), ("lastViewedAt>>", str(START))],
-        # "is before" is not a quick filter; both still agree
+        # "is before", alone, with alternatives, and as a range with "is after"
         [("updatedAt<<", str(START + 200))],
+        [("lastViewedAt<<", f"{START + 50},{START + 300}")],
+        [("addedAt>>", "2015-01-01"), ("addedAt<<", "2022-01-01")],
+        [("season.addedAt<<", "2020-01-01"), ("addedAt>>", str(START - 1))],
     ],
 )
 def test_quick_filter_with_kinds_values_and_other_conditions(

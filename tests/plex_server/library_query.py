@@ -319,11 +319,12 @@ class Matcher:
         """The items that meet every condition, in their order (``filter(self, items)``).
 
         The conditions are applied one after another, each to what the ones before
-        it left, as ``__call__`` tests them. ``>>=`` on an item's own stamps
-        (``addedAt``, ``updatedAt``, a leaf's ``lastViewedAt``) compares the
-        attribute directly: Plex answers those from indexed columns, and an
-        incremental sync asks for them on every run, over whole sections (a
-        generic test per item made them the emulator's slowest answer). Values
+        it left, as ``__call__`` tests them. ``>>=`` and ``<<=`` on an item's own
+        stamps (``addedAt``, ``updatedAt``, a leaf's ``lastViewedAt``) compare the
+        attribute directly: Plex answers those from indexed columns, and a sync
+        asks for them on every run, over whole sections (``>>=`` for changes,
+        both for the ranges that narrow deletions down; a generic test per item
+        made them the emulator's slowest answers). Values
         are parsed only when some item reaches their condition, so a bad value
         fails exactly when the item-by-item test would.
         """
@@ -332,18 +333,21 @@ class Matcher:
             if not selected:
                 break
             if _quick_date(condition):
-                selected = self._after(selected, condition)
+                selected = self._stamped(selected, condition)
             else:
                 selected = [item for item in selected if self.matches(item, condition)]
         return selected
 
-    def _after(self, items: list[Item], condition: Condition) -> list[Item]:
-        """``field>>=value[,value...]`` on the items' own stamps (see ``select``).
+    def _stamped(self, items: list[Item], condition: Condition) -> list[Item]:
+        """``field>>=`` / ``field<<=`` on the items' own stamps (see ``select``).
 
+        Several values are alternatives: after the earliest, or before the latest.
         Items the direct comparison cannot judge (another kind's relative, a
         parent's ``lastViewedAt``, which is its newest leaf's) get the full test.
         """
-        threshold = min(_date_value(value, self.now) for value in condition.values)
+        values = [_date_value(value, self.now) for value in condition.values]
+        after = condition.operator == ">>="
+        threshold = min(values) if after else max(values)
         stamp = attrgetter(_OWN_STAMPS[condition.field])
         kind = condition.kind
         leaves_only = condition.field == "lastViewedAt"
@@ -354,7 +358,9 @@ class Matcher:
             ):
                 if self.matches(item, condition):
                     selected.append(item)
-            elif (value := stamp(item)) is not None and value > threshold:
+            elif (value := stamp(item)) is not None and (
+                value > threshold if after else value < threshold
+            ):
                 selected.append(item)
         return selected
 
@@ -442,7 +448,7 @@ _OWN_STAMPS = {
 
 def _quick_date(condition: Condition) -> bool:
     """Whether ``Matcher.select`` compares the condition's attribute directly."""
-    return condition.operator == ">>=" and condition.field in _OWN_STAMPS
+    return condition.operator in (">>=", "<<=") and condition.field in _OWN_STAMPS
 
 
 def _test_string(value: str, operator: str, wanted: list[str]) -> bool:
