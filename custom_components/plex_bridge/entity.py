@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
@@ -24,6 +25,19 @@ def server_device_info(server: ServerInfo) -> DeviceInfo:
     )
 
 
+def shows_state(coordinator: PlexSessionsCoordinator | PlexLibraryCoordinator) -> bool:
+    """Whether the entities of a coordinator are available.
+
+    While the server answers; and while a refused token awaits reauthentication,
+    when they keep showing the last good read: the server is not down, and a user
+    who re-enters the token should not find every automation tripped by
+    ``unavailable`` meanwhile (issue 12). Reads stop until the entry reloads.
+    """
+    return coordinator.last_update_success or isinstance(
+        coordinator.last_exception, ConfigEntryAuthFailed
+    )
+
+
 class PlexServerEntity[CoordinatorT: PlexSessionsCoordinator | PlexLibraryCoordinator](
     CoordinatorEntity[CoordinatorT]
 ):
@@ -36,6 +50,11 @@ class PlexServerEntity[CoordinatorT: PlexSessionsCoordinator | PlexLibraryCoordi
         entry = coordinator.config_entry
         self._attr_unique_id = f"{entry.runtime_data.server.machine_identifier}-{key}"
         self._attr_device_info = server_device_info(entry.runtime_data.server)
+
+    @property
+    def available(self) -> bool:
+        """Available while the server answers (see ``shows_state``)."""
+        return shows_state(self.coordinator)
 
 
 class PlexPlayerEntity(CoordinatorEntity[PlexSessionsCoordinator]):
@@ -59,3 +78,8 @@ class PlexPlayerEntity(CoordinatorEntity[PlexSessionsCoordinator]):
             sw_version=device.version,
             via_device_id=coordinator.config_entry.runtime_data.server_device_id,
         )
+
+    @property
+    def available(self) -> bool:
+        """Available while the server answers (see ``shows_state``)."""
+        return shows_state(self.coordinator)

@@ -38,6 +38,11 @@ PLAYER = "Living Room TV"
 PLAYER_ID = "1234567890123456-com-plexapp-android"
 WEBSOCKET = "/:/websockets/notifications"
 RECENTLY_ADDED = "sensor.plex_bridge_emulator_recently_added"
+LIVE_ENTITIES = (
+    "sensor.plex_bridge_emulator_active_streams",
+    "sensor.plex_bridge_emulator_bandwidth",
+    RECENTLY_ADDED,
+)
 # The library's entities that are enabled by default (the counts are not).
 LIBRARY_SENSORS = (RECENTLY_ADDED, "update.plex_bridge_emulator_plex_media_server")
 
@@ -84,10 +89,17 @@ async def test_refused_token_while_running_asks_once_and_stays_quiet(
     freezer: FrozenDateTimeFactory,
     loaded_entry: MockConfigEntry,
 ) -> None:
-    """A revoked token: one reauth dialog, and the server is not hammered meanwhile."""
+    """A revoked token: one reauth dialog, and the server is not hammered meanwhile.
+
+    While reauthentication is pending the entities show what they showed: the
+    token was refused, the server is not down, and nothing known has changed.
+    """
     sessions = loaded_entry.runtime_data.sessions
     plex_server.sessions.start_session(player=PLAYER, rating_key="1")
     await async_wait_for_state(hass, LIVING_ROOM, MediaPlayerState.PLAYING)
+    await sessions.async_refresh()
+    await hass.async_block_till_done()
+    before = {entity: shown(hass, entity) for entity in (LIVING_ROOM, *LIVE_ENTITIES)}
 
     plex_server.token = "revoked-and-replaced"
     plex_server.notifications.drop_all()
@@ -107,6 +119,9 @@ async def test_refused_token_while_running_asks_once_and_stays_quiet(
     assert total_requests(plex_server) <= 10, plex_server.faults.counts
     # Still one dialog, not one per failed poll.
     assert len(hass.config_entries.flow.async_progress_by_handler(DOMAIN)) == 1
+    # The player and the sensors are as they were, not unavailable.
+    after = {entity: shown(hass, entity) for entity in (LIVING_ROOM, *LIVE_ENTITIES)}
+    assert after == before
 
 
 async def test_websocket_gap_loses_no_change(
