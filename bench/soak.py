@@ -94,6 +94,7 @@ import signal
 import statistics
 import sys
 import time
+import tracemalloc
 from typing import Any
 
 import aiohttp
@@ -128,6 +129,13 @@ def vm_mb(field: str = "VmRSS") -> float:
         if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no {field}")
+
+
+def cpu_s(pid: int | str = "self") -> float:
+    """CPU seconds (user + system, every thread) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1]
+    utime, stime = fields.split()[11:13]
+    return (int(utime) + int(stime)) / os.sysconf("SC_CLK_TCK")
 
 
 def load_average() -> list[float]:
@@ -717,7 +725,9 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
                 info["url"], info["token"], info["machineIdentifier"], info["name"]
             )
             async with hass_with_entry(server, options={}, prefix="bench-soak-") as run:
-                figures |= await soak_in_hass(run.hass, run.entry, control, args, world)
+                figures |= await soak_in_hass(
+                    run.hass, run.entry, control, args, world, emulator_pid=process.pid
+                )
                 figures["setup_to_push_ms"] = run.setup_to_push_ms
     finally:
         process.terminate()
@@ -732,6 +742,8 @@ async def soak_in_hass(
     control: Control,
     args: argparse.Namespace,
     world: dict[str, Any],
+    *,
+    emulator_pid: int,
 ) -> dict[str, Any]:
     """Warm-up, main phase, settle: everything measured inside Home Assistant."""
     data = entry.runtime_data
@@ -782,6 +794,10 @@ async def soak_in_hass(
         main = Phase(control, router)
         await main.begin()
         await control.call("DELETE", "/counts")
+        if args.trace_memory:
+            tracemalloc.start(10)
+            memory_before = tracemalloc.take_snapshot()
+        cpu_before = cpu_s(), cpu_s(emulator_pid)
         lag = LagTimer()
         profiler = cProfile.Profile() if args.profile else None
         if profiler is not None:
@@ -799,6 +815,12 @@ async def soak_in_hass(
                 profiler.disable()
                 profiler.dump_stats(args.profile)
         figures["load_average_main_end"] = load_average()
+        # Of one core, over the main phase: this process (all its threads) and the
+        # emulator's.
+        figures["cpu_share"] = {
+            "home_assistant": round((cpu_s() - cpu_before[0]) / args.seconds, 3),
+            "emulator": round((cpu_s(emulator_pid) - cpu_before[1]) / args.seconds, 3),
+        }
         progress("churn over; settling")
         main_dropped = await main.end()
         settle_started = time.perf_counter()
@@ -813,6 +835,17 @@ async def soak_in_hass(
         mirror_wrong = await settle_mirror(hass, data.mirror, world["renamed"])
         gc.collect()
         figures["rss_end_mb"] = round(vm_mb(), 1)
+        if args.trace_memory:
+            growth = tracemalloc.take_snapshot().compare_to(memory_before, "traceback")
+            tracemalloc.stop()
+            figures["memory_growth_top"] = [
+                {
+                    "kib": round(stat.size_diff / 1024, 1),
+                    "blocks": stat.count_diff,
+                    "where": [f"{f.filename}:{f.lineno}" for f in stat.traceback][-6:],
+                }
+                for stat in growth[:8]
+            ]
         figures |= {
             "loop_lag": lag.figures(),
             "state_correct": not mismatches and not warm_mismatches,
@@ -895,6 +928,11 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument(
         "--profile", help="write a cProfile of the main phase (this process) here"
+    )
+    parser.add_argument(
+        "--trace-memory",
+        action="store_true",
+        help="tracemalloc over the main phase: where the memory grew (slow)",
     )
     args = parser.parse_args(argv)
     if args.emulator:
