@@ -44,6 +44,11 @@ issue ``mirror_sync_failed`` with the reason (never the token); the next good sy
 removes it. A file that was corrupt at setup was moved aside by the store; the
 repairs issue ``mirror_rebuilt`` says so, and the full sync rebuilds it.
 
+A sync that SQLite failed (a full disk, an I/O error, a damaged file) closes the
+file and opens it again (``_async_reopen``): nothing the store kept in memory
+about writes SQLite rolled back survives, and the check on opening finds a file
+damaged while it was in use, which is then rebuilt like one damaged at setup.
+
 A write that finds the disk full (SQLite's ``SQLITE_FULL``, or ``ENOSPC``) raises
 ``mirror_disk_full`` at once, with the file's path: waiting for three failures
 would not help, only the user can make room. It replaces ``mirror_sync_failed``
@@ -61,7 +66,7 @@ back-off.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 import contextlib
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -132,11 +137,14 @@ def mirror_path(hass: HomeAssistant, machine_identifier: str) -> Path:
     return Path(hass.config.path(MIRROR_DIR, f"{machine_identifier}.db"))
 
 
-def is_disk_full(err: BaseException) -> bool:
-    """Whether a failure (or one it came from) is a full disk.
+def disk_full_error(err: BaseException) -> BaseException | None:
+    """The full disk behind a failure (itself, or one it came from), if any.
 
     SQLite says ``SQLITE_FULL`` ("database or disk is full"): the disk, or the
-    file's size limit; the OS says ``ENOSPC``. The store may wrap either.
+    file's size limit; the OS says ``ENOSPC``. Either may hide behind another
+    error: SQLite rolls a whole transaction back on ``SQLITE_FULL``, and the
+    store's own ``ROLLBACK`` then fails with "no transaction is active", with the
+    full disk as its context.
     """
     seen: set[int] = set()
     current: BaseException | None = err
@@ -144,9 +152,21 @@ def is_disk_full(err: BaseException) -> bool:
         seen.add(id(current))
         if isinstance(current, sqlite3.Error):
             if getattr(current, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
-                return True
+                return current
         elif isinstance(current, OSError) and current.errno == errno.ENOSPC:
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _sqlite_error(err: BaseException) -> bool:
+    """Whether SQLite had a part in a failure (the store's file, not the server)."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        if isinstance(current, sqlite3.Error):
             return True
+        seen.add(id(current))
         current = current.__cause__ or current.__context__
     return False
 
@@ -230,6 +250,8 @@ class PlexMirror:
         self.path = path
         """The mirror's file (repairs text says where it is)."""
         self._sync = sync
+        self._new_sync: Callable[[MirrorDB], MirrorSync] | None = None
+        """Builds the sync on another file handle (``_async_reopen``)."""
         self._libraries = tuple(libraries)
         """Section keys mirrored (the option); empty: every library."""
         self.state: MirrorState = STATE_IDLE
@@ -280,52 +302,89 @@ class PlexMirror:
         options = entry.options
         mappings = options.get(OPTION_PATH_MAPPINGS) or []
         libraries = [str(key) for key in options.get(OPTION_MIRROR_LIBRARIES) or []]
+        paths = PathMapper(mappings) if mappings else None
         mirror: PlexMirror
 
         def on_progress(progress: SyncProgress) -> None:
             mirror.async_set_progress(progress)
 
-        sync = MirrorSync(
-            data.client,
-            db,
-            libraries=libraries or None,
-            paths=PathMapper(mappings) if mappings else None,
-            on_progress=on_progress,
-        )
+        def new_sync(db: MirrorDB) -> MirrorSync:
+            return MirrorSync(
+                data.client,
+                db,
+                libraries=libraries or None,
+                paths=paths,
+                on_progress=on_progress,
+            )
+
         mirror = cls(
             hass,
             entry,
             data.client,
             data.server,
             db,
-            sync,
+            new_sync(db),
             libraries=libraries,
             path=path,
         )
-        issue_id = f"{ISSUE_REBUILT}_{entry.entry_id}"
+        mirror._new_sync = new_sync
         if recovered:
-            LOGGER.warning(
-                "The library mirror of %s was corrupt; it was moved aside and a "
-                "full sync rebuilds it",
-                data.server.friendly_name,
-            )
-            ir.async_create_issue(
-                hass,
-                DOMAIN,
-                issue_id,
-                is_fixable=False,
-                is_persistent=False,
-                severity=ir.IssueSeverity.WARNING,
-                translation_key=ISSUE_REBUILT,
-                translation_placeholders={
-                    "server": data.server.friendly_name,
-                    "path": str(path),
-                },
-            )
+            mirror._async_rebuilt()
         else:
-            ir.async_delete_issue(hass, DOMAIN, issue_id)
+            ir.async_delete_issue(hass, DOMAIN, f"{ISSUE_REBUILT}_{entry.entry_id}")
         mirror.synced = await mirror._async_has_synced()
         return mirror
+
+    @callback
+    def _async_rebuilt(self) -> None:
+        """The file was damaged, moved aside and replaced by an empty one: say so."""
+        LOGGER.warning(
+            "The library mirror of %s was corrupt; it was moved aside and a "
+            "full sync rebuilds it",
+            self.server.friendly_name,
+        )
+        self.synced = False
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            f"{ISSUE_REBUILT}_{self.entry.entry_id}",
+            is_fixable=False,
+            is_persistent=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=ISSUE_REBUILT,
+            translation_placeholders={
+                "server": self.server.friendly_name,
+                "path": str(self.path),
+            },
+        )
+
+    async def _async_reopen(self) -> None:
+        """Close the file and open it again, after SQLite failed a write.
+
+        Whatever the store keeps in memory about what it wrote goes with the old
+        connection (a transaction SQLite rolled back on its own, as it does on a
+        full disk, may leave the store's caches naming rows that are gone), and
+        the file is checked again on opening: one damaged meanwhile is moved
+        aside and rebuilt, with the ``mirror_rebuilt`` issue. A file that cannot
+        be opened now stays as it was; the next failure tries again.
+        """
+        from .mirror.db import MirrorDB
+
+        if self._new_sync is None or self.path is None:
+            return
+        old = self.db
+        try:
+            db, recovered = await MirrorDB.open(self.path)
+        except (OSError, sqlite3.Error) as err:
+            LOGGER.debug("The library mirror's file cannot be opened again: %s", err)
+            return
+        # Swapped before the old one closes: a read that was sent to the old
+        # connection runs before its close (one thread, in order).
+        self.db = db
+        self._sync = self._new_sync(db)
+        await old.close()
+        if recovered:
+            self._async_rebuilt()
 
     @callback
     def async_start(self) -> None:
@@ -598,9 +657,12 @@ class PlexMirror:
                 self.progress = None
             raise
         except Exception as err:  # every failure counts the same
-            reason = self._reason(err)
-            if is_disk_full(err):
+            full = disk_full_error(err)
+            reason = self._reason(full or err)
+            if full is not None:
                 self._async_disk_full(reason)
+            if _sqlite_error(err) and not self._closed:
+                await self._async_reopen()
             if targeted:
                 LOGGER.warning(
                     "The library mirror of %s could not %s %d items (the next "
