@@ -115,6 +115,14 @@ def test_quick_filter_is_the_scan(library: Library, field: str, operator: str) -
         [("lastViewedAt<<", f"{START + 50},{START + 300}")],
         [("addedAt>>", "2015-01-01"), ("addedAt<<", "2022-01-01")],
         [("season.addedAt<<", "2020-01-01"), ("addedAt>>", str(START - 1))],
+        # rating keys: the items', their parents' (a season's episodes), their
+        # children's (the shows with one of these episodes)
+        [("id", "1,2,3,40,41")],
+        [("season.id", ",".join(str(key) for key in range(1, 200)))],
+        [("album.id", ",".join(str(key) for key in range(1, 200, 3)))],
+        [("episode.id", ",".join(str(key) for key in range(1, 200, 2)))],
+        [("show.id", "17"), ("updatedAt>>", str(START))],
+        [("id!", "1,2,3")],
     ],
 )
 def test_quick_filter_with_kinds_values_and_other_conditions(

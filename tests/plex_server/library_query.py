@@ -324,9 +324,10 @@ class Matcher:
         attribute directly: Plex answers those from indexed columns, and a sync
         asks for them on every run, over whole sections (``>>=`` for changes,
         both for the ranges that narrow deletions down; a generic test per item
-        made them the emulator's slowest answers). Values
-        are parsed only when some item reaches their condition, so a bad value
-        fails exactly when the item-by-item test would.
+        made them the emulator's slowest answers). ``id=`` (``season.id=`` and
+        the like: the items under those parents) looks the keys up in a set.
+        Values are parsed only when some item reaches their condition, so a bad
+        value fails exactly when the item-by-item test would.
         """
         selected = list(items)
         for condition in self.conditions:
@@ -334,6 +335,8 @@ class Matcher:
                 break
             if _quick_date(condition):
                 selected = self._stamped(selected, condition)
+            elif condition.field == "id" and condition.operator == "=":
+                selected = self._keyed(selected, condition)
             else:
                 selected = [item for item in selected if self.matches(item, condition)]
         return selected
@@ -361,6 +364,26 @@ class Matcher:
             elif (value := stamp(item)) is not None and (
                 value > threshold if after else value < threshold
             ):
+                selected.append(item)
+        return selected
+
+    def _keyed(self, items: list[Item], condition: Condition) -> list[Item]:
+        """``[kind.]id=key[,key...]``: the item's (or its ancestor's) rating key is one.
+
+        Items under none of that kind (a parent asked about its children's keys)
+        get the full test.
+        """
+        wanted = {_number(value) for value in condition.values}
+        kind = condition.kind
+        selected = []
+        for item in items:
+            if kind is None or item.kind == kind:
+                if item.rating_key in wanted:
+                    selected.append(item)
+            elif (relative := item.ancestor(kind)) is not None:
+                if relative.rating_key in wanted:
+                    selected.append(item)
+            elif item.children is not None and self.matches(item, condition):
                 selected.append(item)
         return selected
 
