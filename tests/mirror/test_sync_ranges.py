@@ -146,3 +146,44 @@ async def test_small_types_are_read_whole(
         for url in listings
         if url.query.get("X-Plex-Container-Size") == str(sync_module.KEYS_PAGE_SIZE)
     ]
+
+
+async def test_deleted_episodes_are_found_through_their_seasons(
+    plex_server: PlexEmulator, traced: tuple[PlexClient, list[URL]], db: MirrorDB
+) -> None:
+    """One listing of the episodes under the seasons whose counts differ, keys only."""
+    client, sent = traced
+    library = plex_server.library
+    sync = MirrorSync(client, db)
+    await sync.full()
+    shows = library.sections[2].by_kind["show"]
+    doomed = [shows[0].leaves()[-1], shows[1].leaves()[0]]
+    seasons = sorted(
+        str(episode.parent.rating_key) for episode in doomed if episode.parent
+    )
+    for episode in doomed:
+        library.delete_item(episode.rating_key)
+    sent.clear()
+
+    result = await sync.incremental()
+
+    assert result.removed == len(doomed)
+    keys = await db.call(lambda store: store.rating_keys("2", 4))
+    assert keys == {
+        str(item.rating_key) for item in library.sections[2].by_kind["episode"]
+    }
+    episodes = [
+        url
+        for url in sent
+        if url.path == "/library/sections/2/all" and url.query.get("type") == "4"
+    ]
+    under = [url for url in episodes if "season.id" in url.query]
+    assert [url.query["season.id"] for url in under] == [",".join(seasons)]
+    assert all("includeGuids" not in url.query for url in under)
+    # Nothing else lists episodes but the change queries and the watch probe.
+    others = [url for url in episodes if url not in under]
+    assert all(
+        {"updatedAt>>", "addedAt>>", "lastViewedAt>>"} & set(url.query)
+        for url in others
+    )
+    assert not [url for url in sent if url.path.endswith(("/children", "/allLeaves"))]

@@ -55,8 +55,9 @@ Where a type's ``totalSize`` differs from the mirror's count, the keys are
 compared. Seasons, episodes, albums and tracks are narrowed down first: one
 keys-only read of their parents (shows, seasons, artists, albums) gives each
 one's ``childCount`` / ``leafCount``; only the parents whose counts differ from
-the mirror's are read (``/children``), so a deleted episode costs one request for
-its season, not a read of every episode. Movies, photos, shows, artists (or more
+the mirror's are read, in one listing of the type per ``BATCH_SIZE`` of them
+(``type=4&season.id=1,2,...``, keys only), so fifty deleted episodes cost one
+request for their seasons' episodes, not a read of every episode. Movies, photos, shows, artists (or more
 than ``MAX_SUSPECTS`` suspects) are narrowed down by time instead: the mirror's
 items of the type are cut into up to ``RANGES`` ranges of ``addedAt``, the server
 counts each range (``X-Plex-Container-Size=0``) and only the ranges whose counts
@@ -139,14 +140,16 @@ TYPES_BY_SECTION: Final[Mapping[str, tuple[int, ...]]] = {
 LEAF_TYPE: Final[Mapping[str, int]] = {"movie": 1, "show": 4, "artist": 10, "photo": 13}
 # How a type's deletions are narrowed down: its parents' type, the parents'
 # attribute that counts it, and the mirror's column that links it to them.
-# (Parents, not shows and artists: a season's or an album's ``/children`` are a
-# few items, a show's ``/allLeaves`` dozens.)
+# (Parents, not shows and artists: a season's or an album's children are a few
+# items, a show's episodes dozens.)
 NARROW: Final[Mapping[int, tuple[int, str, str]]] = {
     3: (2, "parent_key", "childCount"),
     4: (3, "parent_key", "leafCount"),
     9: (8, "parent_key", "childCount"),
     10: (9, "parent_key", "leafCount"),
 }
+# The parent types' names, as a listing filter prefixes their fields.
+TOP_KIND: Final[Mapping[int, str]] = {2: "show", 3: "season", 8: "artist", 9: "album"}
 MAX_SUSPECTS: Final = 200
 """More parents than this whose counts differ: narrow by ranges instead."""
 RANGES: Final = 64
@@ -754,8 +757,8 @@ class MirrorSync:
         """Make the mirror's keys of one type the server's: fetch missing, drop gone.
 
         Seasons, episodes, albums and tracks are narrowed down by their parents'
-        counts first, so that only the parents whose counts differ are read
-        (``/children``); other types (or too many suspects) by counts of
+        counts first, so that only the children of the parents whose counts
+        differ are read (``season.id=...``); other types (or too many suspects) by counts of
         ``addedAt`` ranges, so that only the ranges whose counts differ are read.
         Where neither can narrow, every key is read.
         """
@@ -785,26 +788,56 @@ class MirrorSync:
         orphaned = [key for key in local if key not in counts]
         if len(suspects) > MAX_SUSPECTS:
             return None
-        # The mirror's side of every suspect in one read (the server's: one each).
+        # Both sides of every suspect at once: one read of the mirror, and
+        # listings of the type under ``BATCH_SIZE`` suspects each.
         mine = await self._db.call(
             _child_keys, run.key, plex_type, link, [*suspects, *orphaned]
         )
-        semaphore = asyncio.Semaphore(IN_FLIGHT)
-        gone: set[str] = set()
-        missing: set[str] = set()
-
-        async def compare(parent: str) -> None:
-            async with semaphore:
-                found = await self._client.metadata_children(parent)
-            server = {str(item.get("ratingKey")) for item in found}
-            have = mine.get(parent, set())
-            gone.update(have - server)
-            missing.update(server - have)
-
-        await _all(*(compare(parent) for parent in suspects))
+        server = await self._keys_under(run, plex_type, top, suspects)
+        have = {key for parent in suspects for key in mine.get(parent, ())}
+        gone = have - server
         for parent in orphaned:
             gone.update(mine.get(parent, ()))
-        return sorted(gone), sorted(missing)
+        return sorted(gone), sorted(server - have)
+
+    async def _keys_under(
+        self, run: _LibraryRun, plex_type: int, top: int, parents: Sequence[str]
+    ) -> set[str]:
+        """The server's keys of a type under these parents (``season.id=1,2,...``).
+
+        Plex filters a listing by a parent's rating key (``id``, prefixed by the
+        parent's type, as python-plexapi's search builds it), so the children of
+        a hundred seasons are one request, not a hundred ``/children``.
+        """
+        field = f"{TOP_KIND[top]}.id"
+        semaphore = asyncio.Semaphore(IN_FLIGHT)
+        keys: set[str] = set()
+
+        async def listing(chunk: Sequence[str]) -> None:
+            start = 0
+            while True:
+                async with semaphore:
+                    items, total = await self._client.section_metadata(
+                        run.key,
+                        plex_type,
+                        start=start,
+                        size=KEYS_PAGE_SIZE,
+                        filters={field: ",".join(chunk)},
+                        sort=FULL_SORT,
+                        guids=False,
+                    )
+                keys.update(str(item.get("ratingKey")) for item in items)
+                start += len(items)
+                if not items or start >= total:
+                    return
+
+        await _all(
+            *(
+                listing(parents[index : index + BATCH_SIZE])
+                for index in range(0, len(parents), BATCH_SIZE)
+            )
+        )
+        return keys
 
     async def _diff_by_range(
         self, run: _LibraryRun, plex_type: int
