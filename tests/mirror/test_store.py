@@ -11,6 +11,8 @@ import pytest
 
 from custom_components.plex_bridge.mirror.paths import PathMapper
 from custom_components.plex_bridge.mirror.store import (
+    DEFER_MIN,
+    DEFERRABLE_INDEXES,
     MIGRATIONS,
     MirrorStore,
     MirrorStoreError,
@@ -456,6 +458,138 @@ def test_progress_and_items_commit_together(store: MirrorStore) -> None:
     item = store.item("3")
     assert item is not None
     assert item.genres == ("Crime",)
+
+
+def _indexes(store: MirrorStore) -> set[str]:
+    return {
+        name
+        for (name,) in store.connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+        )
+    }
+
+
+def _plan(store: MirrorStore, sql: str, *args: Any) -> str:
+    return " ".join(
+        str(row[-1])
+        for row in store.connection.execute(f"EXPLAIN QUERY PLAN {sql}", args)
+    )
+
+
+def _answers(store: MirrorStore) -> list[Any]:
+    """What a few searches and reads that use the deferrable indexes return."""
+    queries: list[tuple[str | None, dict[str, Any]]] = [
+        ("matrix", {}),
+        ("the mat", {}),
+        ("pilot", {"types": ["episode"]}),
+        ("office", {"types": ["show"]}),
+        (None, {"external_id": ("imdb", "tt0133093")}),
+        (None, {"genre": "crime"}),
+    ]
+    return [
+        [(hit.item.rating_key, hit.match) for hit in store.search(text, **filters)]
+        for text, filters in queries
+    ] + [store.counts(), sorted(store.rating_keys("2", 4))]
+
+
+def test_a_big_full_sync_defers_the_secondary_indexes(store: MirrorStore) -> None:
+    """Indexes go for a big write, reads answer the same without them, and come back."""
+    shows, seasons, episodes = tv_library()
+    store.upsert_items("2", [*shows, *seasons, *episodes])
+    store.upsert_items(
+        "1",
+        [
+            movie("1", "The Matrix", Guid=[{"id": "imdb://tt0133093"}]),
+            movie("2", "Heat", Genre=tags("Crime")),
+        ],
+    )
+    expected = _answers(store)
+    assert all(expected[:6])  # every search finds something
+    assert set(DEFERRABLE_INDEXES) <= _indexes(store)
+    # A small sync keeps them: building them again would cost more.
+    assert store.defer_indexes(DEFER_MIN - 1) is False
+    assert set(DEFERRABLE_INDEXES) <= _indexes(store)
+    assert store.defer_indexes(DEFER_MIN) is True
+    assert not set(DEFERRABLE_INDEXES) & _indexes(store)
+    # The index that search names (INDEXED BY) and the unique key stay.
+    assert "items_library_type" in _indexes(store)
+    assert _answers(store) == expected
+    # Writes and removals work without them (a removal walks parent links).
+    store.upsert_items("2", [episode("2013", seasons[2], 3, "Health Care")])
+    assert store.remove_items(["2013"]) == 1
+    assert store.remove_items(["100"]) == 1 + 2 + 3
+    expected = _answers(store)
+    store.restore_indexes()
+    assert set(DEFERRABLE_INDEXES) <= _indexes(store)
+    assert "items_parent" in _plan(
+        store, "SELECT id FROM items WHERE parent_key = ?", "201"
+    )
+    assert _answers(store) == expected
+    assert store.count("2") == 4
+    store.restore_indexes()  # nothing to do
+    assert set(DEFERRABLE_INDEXES) <= _indexes(store)
+
+
+def test_indexes_dropped_by_an_interrupted_sync_come_back_on_open(
+    tmp_path: Path,
+) -> None:
+    """A process killed mid-sync leaves the indexes dropped; the next open builds them."""
+    path = tmp_path / "mirror.db"
+    store, _ = MirrorStore.open(path)
+    store.set_libraries(SECTIONS)
+    assert store.defer_indexes(10 * DEFER_MIN)
+    store.upsert_items("1", [movie("1", "Heat")], progress=(1, 1))
+    store.close()  # never restored
+    other, recovered = MirrorStore.open(path)
+    try:
+        assert recovered is False
+        assert set(DEFERRABLE_INDEXES) <= _indexes(other)
+        assert other.sync_state("1").progress == {1: 1}
+        assert other.connection.execute("PRAGMA integrity_check").fetchall() == [
+            ("ok",)
+        ]
+    finally:
+        other.close()
+
+
+def test_upserts_leave_foreign_keys_on(store: MirrorStore) -> None:
+    """Upserts skip the reference checks of their own rows, and only those."""
+    store.upsert_items("1", [movie("1", "Heat", Genre=tags("Crime"))])
+    assert store.connection.execute("PRAGMA foreign_keys").fetchone() == (1,)
+    with pytest.raises(MirrorStoreError):
+        store.upsert_items("99", [movie("2", "Ronin")])
+    assert store.connection.execute("PRAGMA foreign_keys").fetchone() == (1,)
+    # Every row written refers to what exists, and removals still cascade.
+    assert store.connection.execute("PRAGMA foreign_key_check").fetchall() == []
+    store.remove_items(["1"])
+    for table in ("item_tags", "external_ids", "parts"):
+        assert store.connection.execute(
+            f"SELECT count(*) FROM {table}"  # noqa: S608 - constant names
+        ).fetchone() == (0,)
+
+
+def test_new_tags_in_one_batch_get_one_row_each(store: MirrorStore) -> None:
+    """A tag new to the file, on several items of one batch, is one tags row."""
+    store.upsert_items(
+        "1",
+        [
+            movie("1", "Heat", Genre=tags("Crime", "Drama")),
+            movie("2", "Ronin", Genre=tags("Crime"), Role=tags("Jean Reno")),
+        ],
+    )
+    store.upsert_items("1", [movie("3", "Leon", Role=tags("Jean Reno"))])
+    rows = store.connection.execute(
+        "SELECT kind, tag, count(*) FROM tags GROUP BY kind, tag ORDER BY kind, tag"
+    ).fetchall()
+    assert rows == [
+        ("actor", "Jean Reno", 1),
+        ("genre", "Crime", 1),
+        ("genre", "Drama", 1),
+    ]
+    assert [hit.item.rating_key for hit in store.search(None, genre="crime")] in (
+        ["1", "2"],
+        ["2", "1"],
+    )
 
 
 def test_a_crash_mid_transaction_leaves_the_last_commit(tmp_path: Path) -> None:

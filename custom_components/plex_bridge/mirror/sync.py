@@ -101,7 +101,7 @@ from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, 
 from dataclasses import asdict, dataclass, field
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import orjson
 
@@ -393,6 +393,7 @@ class MirrorSync:
             result.removed += run.removed
             result.libraries.append(key)
             result.added_keys.extend(self._added_keys.pop(key, []))
+        await self._db.call(_restore_indexes)
         return self._finish(result, started, requests)
 
     async def _sections(self) -> list[dict[str, Any]]:
@@ -472,10 +473,13 @@ class MirrorSync:
         self, run: _LibraryRun, progress: Mapping[int, int], old_cursor: int | None
     ) -> None:
         types = TYPES_BY_SECTION[run.type]
+        # The type probes and the first watch probe at once (all before any page).
         probes = await _all(
-            *(self._newest_and_total(run.key, plex_type) for plex_type in types)
+            *(self._newest_and_total(run.key, plex_type) for plex_type in types),
+            self._viewed_window(run, 0),
         )
-        totals = [total for _, total in probes]
+        first = cast("tuple[int, int, int]", probes.pop())
+        totals = [probe[1] for probe in probes]
         # The cursor may not pass the newest stamp on the server when this full
         # sync began: an item changed after its page was read is older than
         # whatever changed later, and only a cursor from before the start finds
@@ -483,12 +487,11 @@ class MirrorSync:
         # the stamp of the run that began it.
         stamp = progress.get(START_STAMP)
         if stamp is None:
-            stamp = max((newest for newest, _ in probes), default=0)
+            stamp = max((probe[0] for probe in probes), default=0)
             await self._db.call(_save_stamp, run.key, stamp)
         run.cap = stamp
         # The watch window as it is before the pages are read (see incremental):
         # the newest play, then the plays within the margin before it.
-        first = await self._viewed_window(run, 0)
         run.window = (
             await self._viewed_window(run, first[2] - MARGIN) if first[2] else first
         )
@@ -498,6 +501,9 @@ class MirrorSync:
             min(start, total) for start, total in zip(starts, totals, strict=True)
         )
         self._progress(run)
+        # Many items to write: the store drops its secondary indexes until the
+        # end of the run (``_run`` builds them again; so does the next open).
+        await self._db.call(_defer_indexes, run.total - run.done)
         for plex_type, start, total in zip(types, starts, totals, strict=True):
             if start >= total and start > 0:
                 continue
@@ -1126,6 +1132,14 @@ def _resume_offsets(types: Sequence[int], progress: Mapping[int, int]) -> list[i
 
 def _libraries(store: MirrorStore) -> list[Any]:
     return store.libraries()
+
+
+def _defer_indexes(store: MirrorStore, incoming: int) -> bool:
+    return store.defer_indexes(incoming)
+
+
+def _restore_indexes(store: MirrorStore) -> None:
+    store.restore_indexes()
 
 
 def _save_stamp(store: MirrorStore, library_key: str, stamp: int) -> None:
