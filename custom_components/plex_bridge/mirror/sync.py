@@ -57,12 +57,14 @@ keys-only read of their parents (shows, seasons, artists, albums) gives each
 one's ``childCount`` / ``leafCount``; only the parents whose counts differ from
 the mirror's are read, in one listing of the type per ``BATCH_SIZE`` of them
 (``type=4&season.id=1,2,...``, keys only), so fifty deleted episodes cost one
-request for their seasons' episodes, not a read of every episode. Movies, photos, shows, artists (or more
-than ``MAX_SUSPECTS`` suspects) are narrowed down by time instead: the mirror's
-items of the type are cut into up to ``RANGES`` ranges of ``addedAt``, the server
-counts each range (``X-Plex-Container-Size=0``) and only the ranges whose counts
-differ are read, keys only; ten deleted movies of 10,000 cost 64 counts and ten
-reads of some 150 items, not a read of every movie. Types too small to cut (under
+request for their seasons' episodes, not a read of every episode. Movies,
+photos, shows, artists (or more than ``MAX_SUSPECTS`` suspects) are narrowed down
+by time instead: the mirror's items of the type are cut into up to ``RANGES``
+ranges of ``addedAt``, the server counts each range (``X-Plex-Container-Size=0``)
+and only the ranges whose counts differ are read, keys only; ten deleted movies
+of 10,000 cost 16 counts and some eight reads of 625 items, not a read of every
+movie (more ranges cost more in counts than they save in reads, measured on the
+large library). Types too small to cut (under
 ``2 * RANGE_MIN`` items, or an item without ``addedAt``): every key of the type
 is read (the listing without ``includeGuids``, in pages of ``KEYS_PAGE_SIZE``).
 Keys the mirror lacks are fetched; keys the server
@@ -152,7 +154,7 @@ NARROW: Final[Mapping[int, tuple[int, str, str]]] = {
 TOP_KIND: Final[Mapping[int, str]] = {2: "show", 3: "season", 8: "artist", 9: "album"}
 MAX_SUSPECTS: Final = 200
 """More parents than this whose counts differ: narrow by ranges instead."""
-RANGES: Final = 64
+RANGES: Final = 16
 """``addedAt`` ranges counted to narrow a type's deletions down (see ``_diff_by_range``)."""
 RANGE_MIN: Final = 100
 """Items per range at least: smaller types are read whole."""
@@ -635,7 +637,8 @@ class MirrorSync:
         self, run: _LibraryRun, plex_type: int, since: int
     ) -> None:
         async def total() -> tuple[list[dict[str, Any]], int]:
-            return [], await self._total(run, plex_type)
+            # Counted (cheap for Plex); parents are read only on a difference.
+            return [], await self._count(run.key, plex_type)
 
         (updated, n_updated), (added, n_added), (_, server_total) = await _all(
             self._client.section_metadata(
@@ -910,22 +913,6 @@ class MirrorSync:
         mine = {key for stamp, key in stamps if bisect_right(edges, stamp) in wanted}
         every = {key for _, key in stamps}
         return sorted(mine - server), sorted(server - every)
-
-    async def _total(self, run: _LibraryRun, plex_type: int) -> int:
-        """A type's ``totalSize``; for children, the sum of their parents' counts.
-
-        Every season has a show, every episode a season (and likewise for music),
-        so the parents' ``childCount`` / ``leafCount`` add up to the total; that
-        read is needed anyway to narrow deletions down, and is cheaper than
-        counting the whole type.
-        """
-        narrow = NARROW.get(plex_type)
-        if narrow is not None:
-            top, _, attr = narrow
-            counts = await self._tops(run, top, attr)
-            if counts is not None:
-                return sum(counts.values())
-        return await self._count(run.key, plex_type)
 
     async def _tops(
         self, run: _LibraryRun, top: int, attr: str
