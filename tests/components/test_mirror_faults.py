@@ -67,7 +67,7 @@ from tests.plex_server import PlexEmulator
 from tests.plex_server.faults import Fault
 
 from .conftest import async_wait_for_state, wait_for_first_sync
-from .test_mirror import SENSOR, Events, mirror_of
+from .test_mirror import SENSOR, Events, mirror_of, mute_timeline
 
 PAGE = 4
 LISTING = "/library/sections/{}/all"
@@ -317,9 +317,10 @@ async def test_full_sync_interrupted_resumes(  # noqa: PLR0917 - fixtures
     """The mirror is what it was at the last commit; the next sync reads only the rest.
 
     ``cancelled``: the entry is unloaded while the page is on the wire, then set
-    up again. ``server_gone``: the page's connection breaks, and on every retry. ``write_failed``: SQLite refuses to write the page
-    (``PRAGMA query_only``). The last two leave the entry loaded: the sensor shows
-    the error, and the mirror's own retry (after its back-off) resumes.
+    up again. ``server_gone``: the page's connection breaks, and on every retry.
+    ``write_failed``: SQLite refuses to write the page (``PRAGMA query_only``).
+    The last two leave the entry loaded: the sensor shows the error, and the
+    mirror's own retry (after its back-off) resumes.
     """
     library, plex_type, offset = FULL_PHASES[phase]
     total = sum(sum(types.values()) for types in server_counts(plex_server).values())
@@ -416,6 +417,129 @@ async def test_full_sync_interrupted_resumes(  # noqa: PLR0917 - fixtures
     assert state.attributes["error"] is None
     plex_server.faults.clear()
     assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
+
+
+# -- 1b. incremental sync, deletion reconcile, timeline refetch ------------------------
+
+LATER_PHASES = ("sections", "incremental", "reconcile", "refetch")
+MATRIX = "1"
+
+
+@pytest.mark.parametrize("interruption", INTERRUPTIONS)
+@pytest.mark.parametrize("phase", LATER_PHASES)
+async def test_later_syncs_interrupted_catch_up(  # noqa: PLR0917 - fixtures
+    hass: HomeAssistant,
+    plex_server: PlexEmulator,
+    loaded_entry: MockConfigEntry,
+    finished: Events,
+    phase: str,
+    interruption: str,
+) -> None:
+    """An interrupted incremental sync, reconcile or refetch loses nothing.
+
+    The server changed (a movie renamed, a movie added, an episode deleted) while
+    its timeline was muted, so that only a sync finds out; for ``refetch`` the
+    timeline announces the rename and the refetch it starts is interrupted. The
+    phases: the ``/library/sections`` read, the page of changed movies, the last
+    read of the episode the server seems to have lost (the deletion reconcile),
+    the refetch of the renamed movie. After the interruption the mirror is what it
+    was at a commit, the interrupted library's cursor has not moved, and the next
+    sync (the back-off's retry, or the next setup after an unload) is an
+    incremental one that catches up.
+    """
+    mirror = mirror_of(loaded_entry)
+    assert mirror.last_result is not None
+    full_requests = mirror.last_result.requests
+    start = await snapshot(hass, plex_server)
+    movies_cursor = start.cursors["1"]
+    assert movies_cursor is not None
+    library = plex_server.library
+    episode = library.sections[2].by_kind["episode"][5]
+    unmute = mute_timeline(plex_server)
+    if phase == "refetch":
+        unmute()
+    library.update_item(MATRIX, title="The Matrix (Remastered)")
+    if phase != "refetch":
+        library.add_item(1, "A Movie Added Quietly")
+        library.delete_item(episode.rating_key)
+    path, query = {
+        "sections": ("/library/sections", None),
+        "incremental": (
+            LISTING.format("1"),
+            {"type": "1", "updatedAt>>": str(movies_cursor - sync_module.MARGIN)},
+        ),
+        # The last look before a deletion: the key the server seems to lack.
+        "reconcile": (f"/library/metadata/{episode.rating_key}", None),
+        "refetch": (f"/library/metadata/{MATRIX}", {"includeGuids": "1"}),
+    }[phase]
+    gone = interruption == "server_gone"
+    fault = plex_server.faults.add(
+        path, hold=True, reset=gone, times=None if gone else 1, query=query
+    )
+    if phase != "refetch":
+        mirror.async_request_sync("incremental")  # what a library scan calls
+    await fault.held()
+
+    match interruption:
+        case "cancelled":
+            assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+            assert mirror.db.closed
+            assert not mirror_threads()
+            fault.release()
+        case "server_gone":
+            fault.release()
+            await wait_for(mirror, lambda: not mirror.busy)
+        case _:
+            await set_pragma(mirror, "query_only = ON")
+            fault.release()
+            await wait_for(mirror, lambda: not mirror.busy)
+            # The failed write reopened the file; the new connection may write.
+            await set_pragma(mirror, "query_only = OFF")
+    plex_server.faults.clear()
+    if phase != "refetch":
+        unmute()
+    if interruption != "cancelled":
+        # A sync of libraries shows the error; a refetch keeps the sensor as it was.
+        state = hass.states.get(SENSOR)
+        assert state is not None
+        assert state.state == ("idle" if phase == "refetch" else "error")
+
+    # A state that existed at a commit: before the sync, or (reconcile) after
+    # the movies were synced and before the TV shows were.
+    found = await snapshot(hass, plex_server)
+    assert found.problems == []
+    expected = dict(start.counts)
+    interrupted = "1"
+    if phase == "reconcile":
+        expected["1"] = {1: len(library.sections[1].by_kind["movie"])}
+        interrupted = "2"
+    assert found.counts == expected
+    assert found.cursors[interrupted] == start.cursors[interrupted]
+
+    seen = len(finished.events)
+    if interruption == "cancelled":
+        assert await hass.config_entries.async_setup(loaded_entry.entry_id)
+        mirror = mirror_of(loaded_entry)
+        result = await finished.wait(lambda data: data["kind"] == "full", after=seen)
+    else:
+        async_fire_time_changed(
+            hass, dt_util.utcnow() + RETRY_FIRST + timedelta(seconds=1)
+        )
+        result = await finished.wait(
+            lambda data: data["kind"] == "incremental", after=seen
+        )
+        assert result["requests"] < full_requests  # caught up, not started over
+    await wait_for(mirror, lambda: not mirror.busy)
+    found = await snapshot(hass, plex_server)
+    assert found.problems == []
+    assert found.counts == server_counts(plex_server)
+    matrix = await mirror.async_item(MATRIX)
+    assert matrix is not None
+    assert matrix.title == "The Matrix (Remastered)"
+    if phase != "refetch":
+        assert await mirror.async_item(str(episode.rating_key)) is None
+    state = await async_wait_for_state(hass, SENSOR, "idle")
+    assert state.attributes["error"] is None
 
 
 # -- 2. a full disk -------------------------------------------------------------------
