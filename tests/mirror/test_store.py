@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from custom_components.plex_bridge.mirror.guids import normalize_guids
 from custom_components.plex_bridge.mirror.paths import PathMapper
 from custom_components.plex_bridge.mirror.store import (
     DEFER_MIN,
@@ -333,6 +334,45 @@ def test_skipped_kinds_and_unknown_library(store: MirrorStore) -> None:
     with pytest.raises(MirrorStoreError):
         store.upsert_items("99", [movie("1", "Heat")])
     assert store.count() == 0
+
+
+GUID_FORMS = [
+    "plex://movie/5d776b85594b2b001e6dc641",
+    "PLEX://movie/5D776B85594B2B001E6DC641",
+    "plex://movie/5d776b85594b2b001e6dc641?lang=en",
+    "plex://5d776b85594b2b001e6dc641",
+    "plex://movie/",
+    " plex://movie/abc ",
+    "imdb://tt0133093",
+    "IMDB://TT0133093",
+    "imdb://tt0133093\n",
+    "imdb://tt0133093?lang=en",
+    "tmdb://603",
+    "tmdb://603/1/2",
+    "tvdb://81189",
+    "tvdb://١٢٣",
+    "tvdb://",
+    "com.plexapp.agents.imdb://tt0133093?lang=en",
+    "com.plexapp.agents.thetvdb://123/1/2?lang=en",
+    "com.plexapp.agents.themoviedb://603",
+    "local://1234",
+    "nonsense",
+]
+
+
+@pytest.mark.parametrize("guid", [*GUID_FORMS, None, ""])
+def test_external_ids_are_those_of_normalize_guids(
+    store: MirrorStore, guid: str | None
+) -> None:
+    """The store's quick reading of guids gives what ``normalize_guids`` gives."""
+    elements: list[Any] = [{"id": form} for form in GUID_FORMS]
+    elements += [{"id": 5}, "imdb://tt0000001", {"id": None}]
+    for index, chosen in enumerate([elements, elements[::-1], [], None]):
+        key = str(index + 1)
+        store.upsert_items("1", [movie(key, "Heat", guid=guid, Guid=chosen)])
+        item = store.item(key)
+        assert item is not None
+        assert item.guids == normalize_guids(guid, chosen)
 
 
 def test_watched_state_of_containers(store: MirrorStore) -> None:

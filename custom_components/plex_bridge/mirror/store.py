@@ -78,7 +78,7 @@ import time
 from typing import TYPE_CHECKING, Any, Final
 
 from . import text
-from .guids import normalize_guids, parse_guid
+from .guids import parse_guid
 
 if TYPE_CHECKING:
     from .paths import PathMapper
@@ -471,19 +471,23 @@ def index_columns(
 _IMDB_FAST: Final = re.compile(r"tt\d{5,10}")
 _NUMBER_FAST: Final = re.compile(r"\d{1,12}")
 _FAST_GUIDS: Final = {"imdb": _IMDB_FAST, "tmdb": _NUMBER_FAST, "tvdb": _NUMBER_FAST}
-"""The ``Guid`` element forms Plex sends (``imdb://tt0133093``, ``tmdb://603``), read
-without ``parse_guid``; anything else (other case, a query, the plex form) goes to it.
-The result is the same: these forms are exactly what ``parse_guid`` returns unchanged."""
+_PLEX_FAST: Final = re.compile(r"[0-9a-z]{1,64}")
+"""The forms Plex sends (``Guid`` elements ``imdb://tt0133093``, ``tmdb://603``; the
+``guid`` attribute ``plex://movie/<hex>``), read without ``parse_guid``; anything else
+(other case, a query, legacy agents) goes to it. The result is the same: these forms
+are exactly what ``parse_guid`` returns unchanged."""
 
 
 def _guids(guid: str | None, elements: Any) -> dict[str, str]:
-    """``normalize_guids`` with a fast path for the common element forms."""
-    if not elements:
-        return normalize_guids(guid, None)
+    """``normalize_guids``, with a fast path for the forms Plex sends."""
     ids: dict[str, str] = {}
-    if guid and (parsed := parse_guid(guid)):
-        ids[parsed[0]] = parsed[1]
-    for element in elements:
+    if guid:
+        kind, _, plex_id = guid[7:].partition("/")
+        if guid.startswith("plex://") and kind and _PLEX_FAST.fullmatch(plex_id):
+            ids["plex"] = plex_id
+        elif parsed := parse_guid(guid):
+            ids[parsed[0]] = parsed[1]
+    for element in elements or ():
         value = element.get("id") if isinstance(element, dict) else None
         if not isinstance(value, str):
             continue
@@ -496,8 +500,17 @@ def _guids(guid: str | None, elements: Any) -> dict[str, str]:
     return ids
 
 
-_index_title: Final = functools.lru_cache(maxsize=65536)(text.index_title)
-"""``text.index_title`` for titles that repeat ("Pilot", "Season 1", "Track 3")."""
+def _title_columns(title: str) -> tuple[str, str]:
+    """A title's FTS5 ``title`` text and its ``bare_compact`` column."""
+    return (
+        text.index_title(title),
+        text.bare(text.normalize(title)).replace(" ", ""),
+    )
+
+
+_cached_title_columns: Final = functools.lru_cache(maxsize=32768)(_title_columns)
+"""``_title_columns`` of titles that repeat ("Pilot", "Season 1", "Track 3"): a fifth
+of the large test library's titles are distinct."""
 
 
 class _Batch:
@@ -571,6 +584,11 @@ def _convert(
     grandparent = get("grandparentRatingKey")
     summary = _str(get("summary"))
     guid = _str(get("guid"))
+    title_text, bare_compact = (
+        _cached_title_columns(title)
+        if len(title) <= _SHORT_TITLE
+        else _title_columns(title)
+    )
     values = (
         rating_key,
         library_key,
@@ -600,7 +618,7 @@ def _convert(
         int(watched),
         _str(get("thumb")),
         guid,
-        text.bare(text.normalize(title)).replace(" ", ""),
+        bare_compact,
     )
     if new:
         batch.new_items.append((item_id, *values))
@@ -656,9 +674,7 @@ def _convert(
     batch.fts_titles.append(
         (
             item_id,
-            _index_title(title)
-            if len(title) <= _SHORT_TITLE
-            else text.index_title(title),
+            title_text,
             context,
             text.normalize(original_title),
         )
