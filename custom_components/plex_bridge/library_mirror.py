@@ -74,7 +74,7 @@ import errno
 from pathlib import Path
 import sqlite3
 import time
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Concatenate, Final, Literal
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
@@ -272,6 +272,9 @@ class PlexMirror:
         """Syncs actions asked for, while they run or wait (close cancels them)."""
         self._closed = False
         self._closed_event = asyncio.Event()
+        self._db_ready = asyncio.Event()
+        """Clear while the file is being reopened (reads wait for it)."""
+        self._db_ready.set()
         self._backoff = 0
         """Background runs that failed in a row (the retry waits longer each time)."""
         self._retry: CALLBACK_TYPE | None = None
@@ -365,26 +368,50 @@ class PlexMirror:
         connection (a transaction SQLite rolled back on its own, as it does on a
         full disk, may leave the store's caches naming rows that are gone), and
         the file is checked again on opening: one damaged meanwhile is moved
-        aside and rebuilt, with the ``mirror_rebuilt`` issue. A file that cannot
-        be opened now stays as it was; the next failure tries again.
+        aside and rebuilt, with the ``mirror_rebuilt`` issue.
+
+        The old connection closes first: moving a damaged file aside while it is
+        still open would let its close delete the new file's WAL (SQLite removes
+        ``<name>-wal`` by name). Reads wait meanwhile (``_db_ready``). A file that
+        cannot be opened leaves the mirror closed; the next sync tries again.
         """
         from .mirror.db import MirrorDB
 
         if self._new_sync is None or self.path is None:
             return
-        old = self.db
+        self._db_ready.clear()
         try:
-            db, recovered = await MirrorDB.open(self.path)
-        except (OSError, sqlite3.Error) as err:
-            LOGGER.debug("The library mirror's file cannot be opened again: %s", err)
-            return
-        # Swapped before the old one closes: a read that was sent to the old
-        # connection runs before its close (one thread, in order).
-        self.db = db
-        self._sync = self._new_sync(db)
-        await old.close()
+            await self.db.close()
+            try:
+                db, recovered = await MirrorDB.open(self.path)
+            except (OSError, sqlite3.Error) as err:
+                LOGGER.warning(
+                    "The library mirror of %s cannot open its file again: %s",
+                    self.server.friendly_name,
+                    err,
+                )
+                return
+            self.db = db
+            self._sync = self._new_sync(db)
+        finally:
+            self._db_ready.set()
         if recovered:
             self._async_rebuilt()
+
+    async def _async_call[**P, T](
+        self,
+        fn: Callable[Concatenate[MirrorStore, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """``MirrorDB.call`` on the file open now (waiting while it is reopened)."""
+        from .mirror.db import MirrorDBClosedError
+
+        await self._db_ready.wait()
+        try:
+            return await self.db.call(fn, *args, **kwargs)
+        except MirrorDBClosedError:
+            raise _sync_error("mirror_closed", self.server.friendly_name) from None
 
     @callback
     def async_start(self) -> None:
@@ -633,15 +660,17 @@ class PlexMirror:
         does); their ``plex_bridge_sync_finished`` and ``..._media_added`` events
         fire all the same.
         """
-        sync = self._sync
         targeted = kind in ("refetch", "remove")
         if not targeted:
             self.state = STATE_SYNCING
             self.progress = None
             self._async_notify()
-        known = await self._async_synced_libraries()
         started = time.monotonic()
         try:
+            if self.db.closed and not self._closed:
+                await self._async_reopen()  # a reopen that failed: try again
+            known = await self._async_synced_libraries()
+            sync = self._sync  # after a reopen, the new file's
             match kind:
                 case "full":
                     result = await sync.full(keys)
@@ -781,10 +810,10 @@ class PlexMirror:
         from .mirror.store import MirrorStore
 
         wanted = list(keys)[: MAX_MEDIA_ADDED_EVENTS * 2]
-        items = await self.db.call(MirrorStore.items, wanted)
+        items = await self._async_call(MirrorStore.items, wanted)
         titles = {
             library.key: library.title
-            for library in await self.db.call(MirrorStore.libraries)
+            for library in await self._async_call(MirrorStore.libraries)
         }
         fired = 0
         for item in items:
@@ -864,7 +893,7 @@ class PlexMirror:
                 if store.sync_state(library.key).synced_at is not None
             }
 
-        return await self.db.call(synced)
+        return await self._async_call(synced)
 
     async def _async_has_synced(self) -> bool:
         return bool(await self._async_synced_libraries())
@@ -873,25 +902,25 @@ class PlexMirror:
         """The libraries the mirror holds."""
         from .mirror.store import MirrorStore
 
-        return await self.db.call(MirrorStore.libraries)
+        return await self._async_call(MirrorStore.libraries)
 
     async def async_counts(self) -> dict[str, dict[int, int]]:
         """Items per library and Plex type (for diagnostics)."""
         from .mirror.store import MirrorStore
 
-        return await self.db.call(MirrorStore.counts)
+        return await self._async_call(MirrorStore.counts)
 
     async def async_item(self, rating_key: str) -> MirrorItem | None:
         """One item of the mirror."""
         from .mirror.store import MirrorStore
 
-        return await self.db.call(MirrorStore.item, rating_key)
+        return await self._async_call(MirrorStore.item, rating_key)
 
     async def async_search(self, query: str | None, **filters: Any) -> list[SearchHit]:
         """The store's search (its keyword filters), run on the mirror's thread."""
         from .mirror.store import MirrorStore
 
-        return await self.db.call(MirrorStore.search, query, **filters)
+        return await self._async_call(MirrorStore.search, query, **filters)
 
     def as_dict(self) -> dict[str, Any]:
         """For diagnostics (no titles, no paths)."""

@@ -834,3 +834,59 @@ async def test_corrupt_file_is_rebuilt_once(
     assert found.problems == []
     assert found.counts == server_counts(plex_server)
     assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
+
+
+async def test_file_damaged_while_in_use_is_rebuilt(
+    hass: HomeAssistant,
+    plex_server: PlexEmulator,
+    loaded_entry: MockConfigEntry,
+    finished: Events,
+) -> None:
+    """A file damaged under a running mirror is found, set aside and rebuilt.
+
+    The damage is real: after a checkpoint (every page in the file, none in the
+    WAL) the test overwrites every page but the first with garbage, as a failing
+    disk would. The connection's page cache hides it, as it would in use; the
+    next write SQLite fails (refused here with ``PRAGMA query_only``) makes the
+    mirror reopen the file, and the check on opening finds the damage: the
+    ``mirror_rebuilt`` issue, the file moved aside, and the retry rebuilds it.
+    """
+    registry = ir.async_get(hass)
+    mirror = mirror_of(loaded_entry)
+    path = mirror_path(hass, plex_server.machine_identifier)
+    await set_pragma(mirror, "wal_checkpoint(TRUNCATE)")
+
+    def damage() -> None:
+        page = 4096
+        with path.open("r+b") as file:
+            size = file.seek(0, 2)
+            file.seek(page)
+            file.write(b"\xa5" * (size - page))
+
+    await hass.async_add_executor_job(damage)
+    await set_pragma(mirror, "query_only = ON")
+    mirror.async_request_sync("incremental")
+    state = await async_wait_for_state(hass, SENSOR, "error")
+    assert "readonly" in state.attributes["error"]
+    issue = registry.async_get_issue(DOMAIN, f"mirror_rebuilt_{loaded_entry.entry_id}")
+    assert issue is not None
+    _, description = await issue_text(hass, issue)
+    assert str(path) in description
+    aside = await hass.async_add_executor_job(
+        lambda: [p.name for p in path.parent.iterdir() if ".corrupt-" in p.name]
+    )
+    assert len(aside) == 1
+    assert not mirror.synced  # search asks the server until the rebuild is done
+
+    seen = len(finished.events)
+    async_fire_time_changed(hass, dt_util.utcnow() + RETRY_FIRST + timedelta(seconds=1))
+    result = await finished.wait(lambda data: data["kind"] == "full", after=seen)
+    assert result["added"] == sum(
+        sum(types.values()) for types in server_counts(plex_server).values()
+    )
+    await wait_for(mirror, lambda: not mirror.busy)
+    assert mirror.synced
+    found = await snapshot(hass, plex_server)
+    assert found.problems == []
+    assert found.counts == server_counts(plex_server)
+    state = await async_wait_for_state(hass, SENSOR, "idle")
