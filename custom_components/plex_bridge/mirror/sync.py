@@ -640,7 +640,15 @@ class MirrorSync:
             # Counted (cheap for Plex); parents are read only on a difference.
             return [], await self._count(run.key, plex_type)
 
-        (updated, n_updated), (added, n_added), (_, server_total) = await _all(
+        async def mine() -> tuple[list[dict[str, Any]], int]:
+            return [], await self._db.call(_count_of, run.key, plex_type)
+
+        (
+            (updated, n_updated),
+            (added, n_added),
+            (_, server_total),
+            (_, before),
+        ) = await _all(
             self._client.section_metadata(
                 run.key,
                 plex_type,
@@ -656,26 +664,39 @@ class MirrorSync:
                 sort="addedAt",
             ),
             total(),
+            mine(),
         )
         run.total += n_updated + n_added
-        for first, count, name in (
-            (updated, n_updated, "updatedAt"),
-            (added, n_added, "addedAt"),
-        ):
-            if first:
-                await self._write(run, plex_type, first)
-            if count > len(first):
-                await self._pages(
-                    run,
-                    plex_type,
-                    len(first),
-                    count,
-                    filters={f"{name}>>": since},
-                    sort=name,
-                    save_progress=False,
-                )
-        if await self._db.call(_count_of, run.key, plex_type) != server_total:
-            await self._reconcile(run, plex_type)
+        narrow = NARROW.get(plex_type)
+        early: asyncio.Future[Any] | None = None
+        if narrow is not None and before != server_total:
+            # The counts will most likely still differ after the writes: read the
+            # parents' counts (for the reconciliation) while the writes run.
+            early = asyncio.ensure_future(self._tops(run, narrow[0], narrow[2]))
+        try:
+            for first, count, name in (
+                (updated, n_updated, "updatedAt"),
+                (added, n_added, "addedAt"),
+            ):
+                if first:
+                    await self._write(run, plex_type, first)
+                if count > len(first):
+                    await self._pages(
+                        run,
+                        plex_type,
+                        len(first),
+                        count,
+                        filters={f"{name}>>": since},
+                        sort=name,
+                        save_progress=False,
+                    )
+            if await self._db.call(_count_of, run.key, plex_type) != server_total:
+                await self._reconcile(run, plex_type)
+        finally:
+            if early is not None:
+                # Unused (the counts met) or failed: ``_tops`` reads again if asked.
+                early.cancel()
+                await asyncio.gather(early, return_exceptions=True)
 
     async def _write(
         self, run: _LibraryRun, plex_type: int | None, items: list[dict[str, Any]]
