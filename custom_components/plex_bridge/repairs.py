@@ -14,6 +14,12 @@ Two issues, both of severity error, one per entry (the issue id carries the entr
   reauthentication again. It is removed when the entry loads again.
 
 Neither text carries the token; the URL shown is the entry's, which has none.
+
+The library mirror raises its own issues (library_mirror.py), none fixable: the
+syncs keep failing (``mirror_sync_failed``, after three), the file was damaged and
+is being rebuilt (``mirror_rebuilt``), the disk is full (``mirror_disk_full``, at
+once, with the file's path). Each goes by itself: after the next good sync, or
+(``mirror_rebuilt``) at the next start.
 """
 
 from __future__ import annotations
