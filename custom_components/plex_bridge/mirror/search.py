@@ -11,6 +11,11 @@ How a query is answered:
    and prefix, so "matr" finds "The Matrix"); the FTS5 index over titles, their context (the show of an episode, the
    artist of an album or track) and original titles; and, only when those found fewer
    than ``limit``, the FTS5 index over every column (people and summaries too).
+   Each FTS5 pass takes the newest matches, and walks as little as it can: a word in
+   most titles ("the", "of": thousands of rows each, milliseconds to walk) is left out
+   of the expression and checked in the text of the rarer words' matches instead, and
+   with filters one walk of the title index serves both title passes. Neither changes
+   which rows a pass gives (``_Terms``, ``_Matches``).
 2. Each candidate is classified here, in Python, against its indexed text, and only
    candidates that really contain every query word are kept. The tiers, best first:
 
@@ -52,12 +57,15 @@ match more than was asked.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Collection, Iterable, Set as AbstractSet
 from dataclasses import dataclass
+from itertools import accumulate
 import json
 import math
 import time
 from typing import Any, Final
+import weakref
 
 from . import text
 from .store import TYPE_NUMBERS, MirrorItem, MirrorStore
@@ -72,6 +80,16 @@ _FTS_CANDIDATES: Final = 100
 _ALPHABET: Final = "abcdefghijklmnopqrstuvwxyz0123456789"
 _TOP: Final = "\U0010ffff"
 _SHORT_PREFIX: Final = 2
+_COMMON_TITLES: Final = 2000
+"""A word in at least this many titles (and ``_COMMON_RATIO`` times as many as the
+query's rarest word) is checked in the candidates' text instead of walked in FTS5."""
+_COMMON_RATIO: Final = 4
+_CHECK_CAP: Final = 1000
+"""At most this many matches of the rarer words are checked for the common ones;
+past it, the whole expression goes to FTS5 after all."""
+_CHECK_CHUNK: Final = 200
+_COUNTS_TTL: Final = 600.0
+"""Seconds a store's title word counts are kept before they are read again."""
 
 # Tier numbers (higher is better); ``SearchHit.match`` names them.
 EXACT: Final = 12
@@ -146,22 +164,34 @@ def _quote(word: str) -> str:
     return '"' + word.replace('"', '""') + '"'
 
 
-def _fts_expression(query: _Query) -> str:
-    """The FTS5 expression: every word (in one of its forms), the last one as a prefix.
+def _fts_positions(query: _Query) -> list[int]:
+    """The words that go to FTS5.
 
     A last word of one letter is left out: as a prefix it would expand to a
     good part of the vocabulary (slow), and the candidates are checked against it here
     anyway (and the title B-tree finds titles that start with the whole query).
     """
-    parts = []
     last = len(query.words) - 1
-    for position, forms in enumerate(query.forms):
-        if (
+    return [
+        position
+        for position in range(len(query.words))
+        if not (
             query.prefix_last
             and position == last
             and len(query.words[last]) < _SHORT_PREFIX
-        ):
-            continue
+        )
+    ]
+
+
+def _fts_expression(query: _Query, positions: Iterable[int] | None = None) -> str:
+    """The FTS5 expression of ``positions`` (default: ``_fts_positions``).
+
+    Every word in one of its forms (``AND``), the last one as a prefix.
+    """
+    parts = []
+    last = len(query.words) - 1
+    for position in _fts_positions(query) if positions is None else positions:
+        forms = query.forms[position]
         star = " *" if query.prefix_last and position == last else ""
         alternatives = [_quote(form) + star for form in sorted(forms)]
         parts.append(
@@ -170,6 +200,109 @@ def _fts_expression(query: _Query) -> str:
             else "(" + " OR ".join(alternatives) + ")"
         )
     return " AND ".join(parts)
+
+
+class _TitleCounts:
+    """How many titles each indexed word is in (``search_titles_vocab``), for planning.
+
+    Read on the first search that needs them and again after ``_COUNTS_TTL`` seconds;
+    stale counts only make a plan slower, never a result different (see ``_Terms``).
+    """
+
+    __slots__ = ("_read_at", "_sums", "_terms", "docs")
+
+    def __init__(self, rows: Iterable[tuple[str, int]]) -> None:
+        self.docs: dict[str, int] = dict(rows)
+        self._terms = sorted(self.docs)
+        self._sums = [0, *accumulate(self.docs[term] for term in self._terms)]
+        self._read_at = time.monotonic()
+
+    def stale(self) -> bool:
+        """Whether the counts are older than ``_COUNTS_TTL``."""
+        return time.monotonic() - self._read_at > _COUNTS_TTL
+
+    def prefixed(self, prefix: str) -> int:
+        """An upper bound of the titles with a word that starts with ``prefix``."""
+        low = bisect_left(self._terms, prefix)
+        high = bisect_left(self._terms, prefix + _TOP, low)
+        return self._sums[high] - self._sums[low]
+
+
+_COUNTS: weakref.WeakKeyDictionary[MirrorStore, _TitleCounts] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _title_counts(store: MirrorStore) -> _TitleCounts:
+    """The store's title word counts (cached per store)."""
+    counts = _COUNTS.get(store)
+    if counts is None or counts.stale():
+        counts = _TitleCounts(
+            store.connection.execute("SELECT term, doc FROM search_titles_vocab")
+        )
+        _COUNTS[store] = counts
+    return counts
+
+
+@dataclass(frozen=True, slots=True)
+class _Terms:
+    """A query's FTS5 plan: the whole expression, or its rarer words and checks.
+
+    FTS5 answers ``a AND b`` by walking the lists of both words, so a word in most
+    titles ("the", "of") costs milliseconds even when the other words are rare. Such
+    a word is left out of ``kept`` and checked instead (``checks``: the word padded
+    as ``_Query.word_in`` tests it, `` word `` or, as the last word, `` word``) in
+    the text of the newest ``_CHECK_CAP`` matches of ``kept``. The newest matches that
+    pass the checks are the newest matches of ``full``, the same rows FTS5 would
+    give; when the cap is reached with too few of them, ``full`` is used after all.
+    """
+
+    full: str
+    kept: str
+    checks: tuple[str, ...]
+    every: tuple[tuple[str, ...], ...]
+    """Per FTS5 word, its forms padded as in ``checks`` (to find own titles among the
+    matches of any column, see ``_Matches``)."""
+
+
+def _terms(store: MirrorStore, query: _Query) -> _Terms:
+    """Which words FTS5 walks and which are checked in the text (see ``_Terms``)."""
+    positions = _fts_positions(query)
+    full = _fts_expression(query, positions)
+    last = len(query.words) - 1
+
+    def padded(position: int, form: str) -> str:
+        return f" {form}" if query.prefix_last and position == last else f" {form} "
+
+    every = tuple(
+        tuple(padded(position, form) for form in sorted(query.forms[position]))
+        for position in positions
+    )
+    if len(positions) < 2:
+        return _Terms(full, full, (), every)
+    counts = _title_counts(store)
+    sizes = {}
+    for position in positions:
+        forms = query.forms[position]
+        prefix = query.prefix_last and position == last
+        sizes[position] = sum(
+            counts.prefixed(form) if prefix else counts.docs.get(form, 0)
+            for form in forms
+        )
+    rarest = min(positions, key=lambda position: sizes[position])
+    common = [
+        position
+        for position in positions
+        if position != rarest
+        and not query.corrected[position]
+        and sizes[position] >= _COMMON_TITLES
+        and sizes[position] >= _COMMON_RATIO * sizes[rarest]
+    ]
+    if not common:
+        return _Terms(full, full, (), every)
+    kept = [position for position in positions if position not in common]
+    checks = tuple(padded(position, query.words[position]) for position in common)
+    return _Terms(full, _fts_expression(query, kept), checks, every)
 
 
 def _edits(word: str) -> set[str]:
@@ -315,8 +448,8 @@ class _Candidate:
 
 _CANDIDATE_SELECT: Final = (
     "SELECT i.id, i.type, i.title, i.original_title, i.parent_title, i.grandparent_title, "
-    "i.view_count, i.rating, i.added_at, t.title, t.context, t.original, {text} "
-    "FROM items i LEFT JOIN search_titles t ON t.rowid = i.id {join}"
+    "i.view_count, i.rating, i.added_at, t.title, t.context, t.original, NULL, NULL "
+    "FROM items i LEFT JOIN search_titles t ON t.rowid = i.id "
     "WHERE i.id IN (SELECT value FROM json_each(?))"
 )
 # Types whose parent's title makes a full title ("Discovery" by "Daft Punk" is the
@@ -489,15 +622,15 @@ def search(
                 )
             )
         )
-    expression = _fts_expression(parsed)
     now = time.time()
     scored: list[tuple[float, int, int]] = []
     done: set[int] = set()
 
-    def take(found: Iterable[int], *, text_tier: bool = False) -> None:
+    def take(found: Iterable[_Candidate], *, text_tier: bool = False) -> None:
         """Classify the candidates not yet ranked; keep those that match."""
-        fresh = [item_id for item_id in dict.fromkeys(found) if item_id not in done]
-        for candidate in _candidates(store, fresh, with_text=text_tier):
+        for candidate in found:
+            if candidate.item_id in done:
+                continue
             if text_tier:
                 tier, coverage = _classify_text(candidate, parsed), 0.0
             else:
@@ -507,23 +640,20 @@ def search(
             if tier >= 0:
                 scored.append(_scored(candidate, tier, coverage, now))
 
-    take(ids)
-    if expression:
+    take(_candidates(store, list(ids)))
+    if _fts_positions(parsed):
         # Own titles next (unless the B-tree already gave ``limit`` hits better than
         # a word match); then with their context and original titles; then people
         # and summaries, each only while fewer than ``limit`` hits were found.
+        terms = _terms(store, parsed)
+        titles = _Matches(store, "search_titles", terms, where, args)
         if sum(1 for entry in scored if entry[2] > WORD) < limit:
-            take(
-                _fts_ids(
-                    store, "search_titles", f"{{title}} : ({expression})", where, args
-                )
-            )
+            take(titles.candidates(_OWN_TITLES))
         if len(scored) < limit:
-            take(_fts_ids(store, "search_titles", expression, where, args))
+            take(titles.candidates(_TITLES))
         if len(scored) < limit:
-            take(
-                _fts_ids(store, "search_text", expression, where, args), text_tier=True
-            )
+            texts = _Matches(store, "search_text", terms, where, args)
+            take(texts.candidates(_TEXT), text_tier=True)
     scored.sort(key=lambda entry: (-entry[0], entry[1]))
     best = scored[:limit]
     by_id = store.items_by_id([item_id for _, item_id, _ in best])
@@ -542,75 +672,188 @@ def _scored(
     return score, candidate.item_id, tier
 
 
-def _fts_ids(
-    store: MirrorStore, table: str, expression: str, where: str, args: list[Any]
-) -> list[int]:
-    """Up to ``_FTS_CANDIDATES`` item ids matching ``expression`` and the filters.
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """Where an FTS pass looks: its table, column filter and the SQL of its text."""
+
+    table: str
+    column: str | None
+    text: str
+    """The text the checks of ``_Terms`` test: the columns padded and joined by spaces."""
+    with_text: bool
+
+
+_OWN_TITLES: Final = _Scope(
+    "search_titles", "title", "' ' || ifnull(t.title, '') || ' '", with_text=False
+)
+_TITLES: Final = _Scope(
+    "search_titles",
+    None,
+    "' ' || ifnull(t.title, '') || ' ' || ifnull(t.context, '') || ' ' "
+    "|| ifnull(t.original, '') || ' '",
+    with_text=False,
+)
+_TEXT: Final = _Scope(
+    "search_text",
+    None,
+    "' ' || ifnull(x.people, '') || ' ' || ifnull(x.summary, '') || ' '",
+    with_text=True,
+)
+_ROW_COLUMNS: Final = (
+    "i.id, i.type, i.title, i.original_title, i.parent_title, i.grandparent_title, "
+    "i.view_count, i.rating, i.added_at, t.title, t.context, t.original"
+)
+
+
+class _Matches:
+    """The candidates of the FTS passes over one table, from as few walks as possible.
 
     Newest rows first, and no BM25: ordering thousands of matches of a common word by
     BM25 takes tens of milliseconds, and the tiers rank the candidates anyway. When
     more rows match than are taken, exact and prefix titles still come from the
     B-tree lookup; the word matches are then the newest ones.
+
+    Each pass gives the rows FTS5 would give for its full expression (the newest
+    ``_FTS_CANDIDATES`` matches that pass the filters), but walks less:
+
+    - the common words are checked in the text, not walked (``_Terms``);
+    - one walk of the table (``matched``: the newest matches of ``kept`` in any
+      column, filters applied, that the filters make the costly part) serves both
+      title passes: when it found every match, the own-title pass is those whose title
+      has every word (checked in SQL), with no walk of its own.
     """
-    if where == "1":
+
+    def __init__(
+        self, store: MirrorStore, table: str, terms: _Terms, where: str, args: list[Any]
+    ) -> None:
+        self._db = store.connection
+        self._table = table
+        self._terms = terms
+        self._where = where
+        self._args = args
+        self._matched: list[int] | None = None
+        self._cap = _CHECK_CAP if terms.checks else _FTS_CANDIDATES
+
+    def _walk(self, expression: str, limit: int) -> list[int]:
+        """The newest row ids matching ``expression`` and the filters."""
+        table, where = self._table, self._where
+        if where == "1":
+            sql = (
+                f"SELECT rowid FROM {table} WHERE {table} MATCH ? "  # noqa: S608 - constants
+                "ORDER BY rowid DESC LIMIT ?"
+            )
+        else:
+            sql = (
+                f"SELECT s.rowid FROM {table} s JOIN items i ON i.id = s.rowid "  # noqa: S608
+                f"WHERE {table} MATCH ? AND {where} ORDER BY s.rowid DESC LIMIT ?"
+            )
+        return [
+            row_id
+            for (row_id,) in self._db.execute(sql, (expression, *self._args, limit))
+        ]
+
+    def matched(self) -> tuple[list[int], bool]:
+        """The newest matches of the kept words, and whether they are all of them."""
+        if self._matched is None:
+            self._matched = self._walk(self._terms.kept, self._cap)
+        return self._matched, len(self._matched) < self._cap
+
+    def candidates(self, scope: _Scope) -> list[_Candidate]:
+        """The pass of ``scope`` (its table is this one's)."""
+        terms = self._terms
+        if scope.column is not None:
+            # With filters, a walk costs an item lookup per match: walk once for both
+            # passes. Without, the own-title walk is cheaper than a full one.
+            if self._where != "1" or self._matched is not None:
+                matched, complete = self.matched()
+                if complete:
+                    # Every match is in ``matched``: those with every word in the title.
+                    return self._checked(matched, scope, terms.every)
+            own = f"{{{scope.column}}} : "
+            if terms.checks:
+                ids = self._walk(own + f"({terms.kept})", _CHECK_CAP)
+                rows = self._checked(
+                    ids, scope, tuple((check,) for check in terms.checks)
+                )
+                if len(rows) >= _FTS_CANDIDATES or len(ids) < _CHECK_CAP:
+                    return rows
+            ids = self._walk(own + f"({terms.full})", _FTS_CANDIDATES)
+            return self._checked(ids, scope, ())
+        matched, complete = self.matched()
+        if not terms.checks:
+            return self._checked(matched, scope, ())
+        rows = self._checked(matched, scope, tuple((check,) for check in terms.checks))
+        if len(rows) >= _FTS_CANDIDATES or complete:
+            return rows
+        return self._checked(self._walk(terms.full, _FTS_CANDIDATES), scope, ())
+
+    def _checked(
+        self, ids: list[int], scope: _Scope, checks: tuple[tuple[str, ...], ...]
+    ) -> list[_Candidate]:
+        """The first ``_FTS_CANDIDATES`` of ``ids`` whose text passes every check.
+
+        A check passes if one of its patterns is in the scope's text. The text is read
+        first (CROSS JOIN keeps that order), the item only for rows that pass; a
+        chunk at a time, since the matches are usually found early.
+        """
+        if not ids:
+            return []
+        columns = _ROW_COLUMNS + (
+            ", x.people, x.summary" if scope.with_text else ", NULL, NULL"
+        )
+        other = (
+            "CROSS JOIN search_text x ON x.rowid = j.value "
+            "LEFT JOIN search_titles t ON t.rowid = j.value "
+            if scope.with_text
+            else "CROSS JOIN search_titles t ON t.rowid = j.value "
+        )
+        condition = " AND ".join(
+            "(" + " OR ".join(f"instr({scope.text}, ?) > 0" for _ in patterns) + ")"
+            for patterns in checks
+        )
         sql = (
-            f"SELECT rowid FROM {table} WHERE {table} MATCH ? "  # noqa: S608 - constant names
-            "ORDER BY rowid DESC LIMIT ?"
+            f"SELECT {columns} FROM json_each(?) j {other}"  # noqa: S608 - constants
+            f"CROSS JOIN items i ON i.id = j.value WHERE {condition or '1'}"
         )
-    else:
-        sql = (
-            f"SELECT s.rowid FROM {table} s JOIN items i ON i.id = s.rowid "  # noqa: S608
-            f"WHERE {table} MATCH ? AND {where} ORDER BY s.rowid DESC LIMIT ?"
-        )
-    return [
-        item_id
-        for (item_id,) in store.connection.execute(
-            sql, (expression, *args, _FTS_CANDIDATES)
-        )
-    ]
+        patterns = [pattern for check in checks for pattern in check]
+        found: list[tuple[Any, ...]] = []
+        for start in range(0, len(ids), _CHECK_CHUNK):
+            chunk = self._db.execute(
+                sql, (json.dumps(ids[start : start + _CHECK_CHUNK]), *patterns)
+            ).fetchall()
+            chunk.sort(key=lambda row: -row[0])  # newest first, as ``ids``
+            found += chunk
+            if len(found) >= _FTS_CANDIDATES:
+                break
+        return [_candidate(row) for row in found[:_FTS_CANDIDATES]]
 
 
-def _candidates(
-    store: MirrorStore, ids: list[int], *, with_text: bool = False
-) -> list[_Candidate]:
-    """The candidates of ``ids`` in that order, with their indexed words.
+def _candidate(row: tuple[Any, ...]) -> _Candidate:
+    """A candidate of a row of ``_ROW_COLUMNS`` and the people and summary."""
+    return _Candidate(
+        item_id=row[0],
+        type=row[1],
+        title=row[2],
+        original_title=row[3],
+        parent_title=row[4],
+        grandparent_title=row[5],
+        view_count=row[6],
+        rating=row[7],
+        added_at=row[8],
+        title_words=_words(row[9]),
+        context_words=_words(row[10]),
+        original_words=_words(row[11]),
+        people_words=_words(row[12]),
+        summary_words=_words(row[13]),
+    )
 
-    ``with_text`` adds the people and summary words (from ``search_text``).
-    """
+
+def _candidates(store: MirrorStore, ids: list[int]) -> list[_Candidate]:
+    """The candidates of ``ids`` in that order, with their title words."""
     if not ids:
         return []
-    db = store.connection
-    key = json.dumps(ids)
-    select = (
-        _CANDIDATE_SELECT.format(
-            text="x.people, x.summary",
-            join="LEFT JOIN search_text x ON x.rowid = i.id ",
-        )
-        if with_text
-        else _CANDIDATE_SELECT.format(text="NULL, NULL", join="")
-    )
-    rows = {row[0]: row for row in db.execute(select, (key,))}
-    result = []
-    for item_id in ids:
-        row = rows.get(item_id)
-        if row is None:
-            continue
-        result.append(
-            _Candidate(
-                item_id=item_id,
-                type=row[1],
-                title=row[2],
-                original_title=row[3],
-                parent_title=row[4],
-                grandparent_title=row[5],
-                view_count=row[6],
-                rating=row[7],
-                added_at=row[8],
-                title_words=_words(row[9]),
-                context_words=_words(row[10]),
-                original_words=_words(row[11]),
-                people_words=_words(row[12]),
-                summary_words=_words(row[13]),
-            )
-        )
-    return result
+    rows = {
+        row[0]: row
+        for row in store.connection.execute(_CANDIDATE_SELECT, (json.dumps(ids),))
+    }
+    return [_candidate(rows[item_id]) for item_id in ids if item_id in rows]
