@@ -376,25 +376,46 @@ class MirrorSync:
             unknown = wanted - {str(section["key"]) for section in sections}
             if unknown:
                 raise KeyError(f"no such library: {', '.join(sorted(unknown))}")
-        for section in sections:
-            key = str(section["key"])
-            if wanted is not None and key not in wanted:
-                continue
+        chosen = [
+            section
+            for section in sections
+            if wanted is None or str(section["key"]) in wanted
+        ]
+        states = [
+            await self._db.call(_sync_state, str(section["key"])) for section in chosen
+        ]
+
+        def full(state: Any) -> bool:
+            return kind == "full" or state.cursor is None or bool(state.progress)
+
+        async def library(section: Mapping[str, Any], state: Any) -> _LibraryRun:
             run = _LibraryRun(section, kind)
             library_started = time.monotonic()
-            state = await self._db.call(_sync_state, key)
-            if kind == "full" or state.cursor is None or state.progress:
+            if full(state):
                 await self._full_library(run, state.progress, state.cursor)
             else:
                 await self._incremental_library(
                     run, section, state.cursor, state.last_result or {}
                 )
             await self._finish_library(run, section, time.monotonic() - library_started)
+            return run
+
+        pairs = list(zip(chosen, states, strict=True))
+        if any(full(state) for state in states):
+            runs = [await library(section, state) for section, state in pairs]
+        else:
+            # Incremental only: every library at once. Each one waits on the
+            # server or on the store's thread most of the time, so one's writes
+            # overlap another's reads (the client still caps the requests in
+            # flight). Each commits and moves its own cursor as before; progress
+            # comes from whichever library moved last.
+            runs = await _all(*(library(section, state) for section, state in pairs))
+        for run in runs:
             result.added += run.added
             result.updated += run.updated
             result.removed += run.removed
-            result.libraries.append(key)
-            result.added_keys.extend(self._added_keys.pop(key, []))
+            result.libraries.append(run.key)
+            result.added_keys.extend(self._added_keys.pop(run.key, []))
         await self._db.call(_restore_indexes)
         return self._finish(result, started, requests)
 
@@ -506,10 +527,13 @@ class MirrorSync:
         # Many items to write: the store drops its secondary indexes until the
         # end of the run (``_run`` builds them again; so does the next open).
         await self._db.call(_defer_indexes, run.total - run.done)
-        for plex_type, start, total in zip(types, starts, totals, strict=True):
-            if start >= total and start > 0:
-                continue
-            await self._pages(run, plex_type, start, total)
+        todo = [
+            (plex_type, start, total)
+            for plex_type, start, total in zip(types, starts, totals, strict=True)
+            if not (start >= total and start > 0)
+        ]
+        if todo:
+            await self._pages(run, *todo[0], then=todo[1:])
         if old_cursor is not None and not progress:
             # A fresh full sync over a finished one: everything up to the old
             # cursor was already read, and has just been read again.
@@ -545,45 +569,61 @@ class MirrorSync:
         sort: str = FULL_SORT,
         save_progress: bool = True,
         seen: list[int] | None = None,
+        then: Sequence[tuple[int, int, int]] = (),
     ) -> list[str]:
-        """Fetch pages ``IN_FLIGHT`` at a time, write them in order; returns the keys."""
+        """Fetch pages ``IN_FLIGHT`` at a time, write them in order; returns the keys.
+
+        ``then``: more ``(plex_type, start, total)`` lists to read after this one
+        (a full sync's next types). Their first pages are fetched while the last
+        pages of the one before are written, so the pipe never runs dry between
+        types. Pages are written in the order they were asked for, and each
+        type's own pages in order, so each type's saved offset is always the end
+        of what was written of it. A list that grows after the next one was begun
+        (items added meanwhile) gets its extra pages next, before the next list's.
+        """
         client = self._client
-        pending: deque[tuple[int, asyncio.Task[tuple[list[dict[str, Any]], int]]]] = (
-            deque()
-        )
-        next_offset = start
-        known_total = total
+        pending: deque[
+            tuple[int, int, asyncio.Task[tuple[list[dict[str, Any]], int]]]
+        ] = deque()
+        # Per list: its type, the next offset to ask for and the size it has.
+        lists = [[plex_type, start, total], *([*segment] for segment in then)]
         keys: list[str] = []
 
         def refill() -> None:
-            nonlocal next_offset
-            while len(pending) < IN_FLIGHT and next_offset < known_total:
+            while len(pending) < IN_FLIGHT:
+                index = next(
+                    (i for i, (_, ask, size) in enumerate(lists) if ask < size), None
+                )
+                if index is None:
+                    return
+                kind, ask, _ = lists[index]
                 task = asyncio.ensure_future(
                     client.section_metadata(
                         run.key,
-                        plex_type,
-                        start=next_offset,
+                        kind,
+                        start=ask,
                         size=PAGE_SIZE,
                         filters=filters,
                         sort=sort,
                     )
                 )
-                pending.append((next_offset, task))
-                next_offset += PAGE_SIZE
+                pending.append((index, ask, task))
+                lists[index][1] = ask + PAGE_SIZE
 
         try:
             refill()
             while pending:
-                offset, task = pending.popleft()
+                index, offset, task = pending.popleft()
+                kind = lists[index][0]
                 items, page_total = await task
                 if not items:
-                    known_total = offset  # the list shrank: nothing beyond
+                    lists[index][2] = offset  # the list shrank: nothing beyond
                 else:
-                    known_total = max(page_total, offset + len(items))
+                    lists[index][2] = max(page_total, offset + len(items))
                 refill()
                 if not items:
                     continue
-                run.newest = max(run.newest, _normalise(items, plex_type))
+                run.newest = max(run.newest, _normalise(items, kind))
                 keys.extend(str(item.get("ratingKey")) for item in items)
                 if seen is not None:  # the plays of the items (see ``_viewed``)
                     seen.extend(
@@ -593,7 +633,7 @@ class MirrorSync:
                     )
                 if save_progress:
                     upserted = await self._upsert(
-                        run.key, items, (plex_type, offset + len(items))
+                        run.key, items, (kind, offset + len(items))
                     )
                     self._remember(run.key, items, _floor(run))
                     self._record(run, upserted)
@@ -602,11 +642,11 @@ class MirrorSync:
                 run.done += len(items)
                 self._progress(run)
         finally:
-            for _, task in pending:
+            for _, _, task in pending:
                 task.cancel()
             if pending:
                 await asyncio.gather(
-                    *(task for _, task in pending), return_exceptions=True
+                    *(task for _, _, task in pending), return_exceptions=True
                 )
         return keys
 
