@@ -204,6 +204,8 @@ class LiveSession:
     state: str
     position_ms: int
     position_updated_at: datetime
+    pushed: int = 0
+    """The notification count when a notification last changed it (0: none)."""
 
     @property
     def item(self) -> MediaItem:
@@ -280,6 +282,9 @@ class PlexSessionsCoordinator(DataUpdateCoordinator[SessionsData]):
         self.data = SessionsData()
         self.broken_answers = BrokenAnswers("sessions")
         self._read_once = False
+        self._pushed = 0
+        """Notifications that changed or ended a session, counted (see ``_apply_sessions``)."""
+        self._ended_by_push: dict[str, int] = {}
         self.monitored_users = frozenset(entry.options.get(OPTION_MONITORED_USERS, []))
         self.ignore_plex_web = bool(
             entry.options.get(OPTION_IGNORE_PLEX_WEB, DEFAULT_IGNORE_PLEX_WEB)
@@ -300,6 +305,7 @@ class PlexSessionsCoordinator(DataUpdateCoordinator[SessionsData]):
         One after the other: after an outage the circuit breaker lets one probe
         through, and the second read follows once the first has closed it.
         """
+        since = self._pushed
         try:
             sessions = await self.client.sessions(retry=False) if self.owner else []
             clients = await self.client.clients(retry=False)
@@ -313,7 +319,7 @@ class PlexSessionsCoordinator(DataUpdateCoordinator[SessionsData]):
         self._read_once = True
         data = self.data
         self._apply_clients(clients)
-        self._apply_sessions(sessions)
+        self._apply_sessions(sessions, since)
         return data
 
     def _apply_clients(self, clients: list[Device]) -> None:
@@ -403,21 +409,27 @@ class PlexSessionsCoordinator(DataUpdateCoordinator[SessionsData]):
 
     async def _async_refresh_sessions(self) -> None:
         """Re-read ``/status/sessions`` only (a new session or a change of item)."""
+        since = self._pushed
         try:
             sessions = await self.client.sessions()
         except PlexError as err:
             LOGGER.debug("Reading sessions after a notification failed: %s", err)
             await self.async_request_refresh()
             return
-        self._apply_sessions(sessions)
+        self._apply_sessions(sessions, since)
         self.async_set_updated_data(self.data)
 
     async def async_scan_clients(self) -> None:
         """Read ``/clients`` and sessions now (the "scan clients" button)."""
         await self.async_refresh()
 
-    def _apply_sessions(self, sessions: list[PlexSession]) -> None:
-        """Replace the live sessions with a fresh read, firing playback events."""
+    def _apply_sessions(self, sessions: list[PlexSession], since: int) -> None:
+        """Replace the live sessions with a fresh read, firing playback events.
+
+        ``since`` is the notification count when the read was sent. A notification
+        that came while it ran is newer than the read: a session it ended stays
+        ended, and the state and position it gave a session are kept.
+        """
         now = dt_util.utcnow()
         data = self.data
         previous = data.sessions
@@ -426,6 +438,8 @@ class PlexSessionsCoordinator(DataUpdateCoordinator[SessionsData]):
         for session in sessions:
             if not self._monitored(session):
                 data.ignored[session.session_key] = session.item.rating_key
+                continue
+            if self._ended_by_push.get(session.session_key, 0) > since:
                 continue
             player_id = session.player.machine_identifier
             if not self._hidden(session.player):
@@ -440,7 +454,16 @@ class PlexSessionsCoordinator(DataUpdateCoordinator[SessionsData]):
                 position_updated_at=now,
             )
             current[session.session_key] = live
-            if old is not None and _same_playback(old, live, now):
+            if (
+                old is not None
+                and old.pushed > since
+                and old.item.rating_key == session.item.rating_key
+            ):
+                live.state = old.state
+                live.pushed = old.pushed
+            if old is not None and (
+                _same_playback(old, live, now) or live.pushed > since
+            ):
                 # A poll that only confirms the extrapolated position keeps the old
                 # anchor, so that no state is written for it.
                 live.position_ms = old.position_ms
@@ -455,6 +478,9 @@ class PlexSessionsCoordinator(DataUpdateCoordinator[SessionsData]):
             if key not in current:
                 self._fire(old, STOPPED)
         data.sessions = current
+        self._ended_by_push = {
+            key: count for key, count in self._ended_by_push.items() if count > since
+        }
 
     # -- push ------------------------------------------------------------------------
 
@@ -509,6 +535,8 @@ class PlexSessionsCoordinator(DataUpdateCoordinator[SessionsData]):
         live = self.data.sessions.pop(session_key, None)
         if live is None:
             return False
+        self._pushed += 1
+        self._ended_by_push[session_key] = self._pushed
         self._fire(live, STOPPED)
         return True
 
@@ -529,6 +557,8 @@ class PlexSessionsCoordinator(DataUpdateCoordinator[SessionsData]):
             live.state = note.state
         live.position_ms = offset if offset is not None else live.extrapolated_ms(now)
         live.position_updated_at = now
+        self._pushed += 1
+        live.pushed = self._pushed
         return True
 
     def _fire(

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import timedelta
 import logging
 from typing import Any
+from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.media_player import MediaPlayerState
@@ -25,18 +26,20 @@ import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_time_changed,
+    async_fire_time_changed_exact,
 )
 
 from custom_components.plex_bridge.const import DEFAULT_UPDATE_INTERVAL, DOMAIN
 from custom_components.plex_bridge.coordinator import MAX_BROKEN_ANSWERS
 from tests.plex_server import PlexEmulator
 
-from .conftest import async_wait_for_state, wait_for_coordinator
+from .conftest import async_wait_for_state, wait_for_coordinator, wait_for_first_sync
 
 LIVING_ROOM = "media_player.living_room_tv"
 PLAYER = "Living Room TV"
 PLAYER_ID = "1234567890123456-com-plexapp-android"
 WEBSOCKET = "/:/websockets/notifications"
+NOTIFICATIONS_MODULE = "custom_components.plex_bridge.api.notifications"
 RECENTLY_ADDED = "sensor.plex_bridge_emulator_recently_added"
 LIVE_ENTITIES = (
     "sensor.plex_bridge_emulator_active_streams",
@@ -400,3 +403,109 @@ async def test_server_errors_open_the_breaker_one_probe_per_cool_down(
     await sessions.async_refresh()
     assert sessions.last_update_success
     assert breaker.as_dict()["state"] == "closed"
+
+
+MAX_LOOP_TURNS = 100_000
+NEVER_CONNECTS: dict[str, dict[str, Any]] = {
+    "upgrade_refused": {"status": 503},
+    "closed_at_once": {"ws_drop": True},
+}
+
+
+async def async_until(
+    predicate: Callable[[], bool], describe: Callable[[], str] = str
+) -> None:
+    """Turn the event loop until ``predicate()`` holds.
+
+    Under ``freezer`` the loop's clock stands still, so no ``asyncio.timeout``
+    can bound the wait: loop turns do (each lets loopback I/O through).
+    """
+    for _ in range(MAX_LOOP_TURNS):
+        if predicate():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError(f"the condition never held: {describe()}")
+
+
+@pytest.mark.parametrize(
+    "refusal", list(NEVER_CONNECTS.values()), ids=list(NEVER_CONNECTS)
+)
+async def test_websocket_that_never_connects_polls_and_backs_off(
+    hass: HomeAssistant,
+    plex_server: PlexEmulator,
+    freezer: FrozenDateTimeFactory,
+    mock_config_entry: MockConfigEntry,
+    refusal: dict[str, Any],
+) -> None:
+    """No push from the start: the players keep up by polling, retries back off.
+
+    The attempts come after 1, 2, 4 ... seconds, capped at a minute (full jitter
+    at its largest draw here), one per wait and none in between; once the
+    websocket connects, the players show what the server plays.
+    """
+    fault = plex_server.faults.add(WEBSOCKET, **refusal)
+    session = plex_server.sessions.start_session(player=PLAYER, rating_key="1")
+    with patch(f"{NOTIFICATIONS_MODULE}.jitter", return_value=1.0):
+        mock_config_entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+        await hass.async_block_till_done()
+        # The mirror's first sync ends before the clock moves (its requests would
+        # time out under the jumps, and the breaker would then open).
+        await wait_for_first_sync(mock_config_entry)
+        listener = mock_config_entry.runtime_data.listener
+        sessions = mock_config_entry.runtime_data.sessions
+        assert hass.states.get(LIVING_ROOM).state == MediaPlayerState.PLAYING  # type: ignore[union-attr]
+
+        def attempts() -> int:
+            # The listener's count: aiohttp may send an attempt twice when the
+            # kept-alive connection it first tried was closed by the server.
+            return listener.attempts
+
+        await async_until(
+            lambda: attempts() == 1 and listener.next_retry_in is not None,
+            lambda: f"{attempts()} attempts, {listener.as_dict()}",
+        )
+        waits: list[float] = []
+        for attempt in range(2, 10):
+            wait = listener.next_retry_in
+            assert wait is not None
+            waits.append(wait)
+            # Half-way through the wait: no attempt yet (exact: no half-second
+            # added, as async_fire_time_changed adds for Home Assistant's timers).
+            freezer.tick(timedelta(seconds=wait / 2))
+            async_fire_time_changed_exact(hass)
+            await hass.async_block_till_done()
+            assert attempts() == attempt - 1
+            requests = plex_server.faults.count(WEBSOCKET)
+            freezer.tick(timedelta(seconds=wait / 2 + 0.01))
+            async_fire_time_changed(hass)
+            await async_until(
+                lambda: attempts() == attempt and listener.next_retry_in is not None  # noqa: B023 - waited for here
+            )
+            assert plex_server.faults.count(WEBSOCKET) > requests
+            assert not sessions.push_connected
+        assert waits == [1, 2, 4, 8, 16, 32, 60, 60]
+
+        # Meanwhile polling kept the player up to date.
+        plex_server.sessions.pause(session)
+        freezer.tick(timedelta(seconds=DEFAULT_UPDATE_INTERVAL + 1))
+        async_fire_time_changed(hass)
+        await async_wait_for_state(hass, LIVING_ROOM, MediaPlayerState.PAUSED)
+
+        # The websocket works again: the next attempt connects, and push rules.
+        plex_server.faults.remove(fault)
+        freezer.tick(timedelta(seconds=61))
+        async_fire_time_changed(hass)
+        await async_until(lambda: sessions.push_connected)
+        await hass.async_block_till_done()
+        assert sessions.update_interval is None
+        live = sessions.data.for_player(PLAYER_ID)
+        assert live is not None
+        assert live.state == "paused"
+        # With polling stopped, only push can tell of the next change.
+        plex_server.sessions.resume(session)
+        await async_wait_for_state(hass, LIVING_ROOM, MediaPlayerState.PLAYING)
+        assert attempts() == 10
+
+    assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
+    await hass.async_block_till_done()

@@ -280,6 +280,11 @@ def parse_notifications(text: str | bytes) -> list[Notification]:
 type CreateTask = Callable[[Coroutine[Any, Any, None], str], asyncio.Task[None]]
 
 
+def jitter() -> float:
+    """The random factor of full jitter, in [0, 1) (looked up at each retry)."""
+    return _random.random()  # noqa: S311 - a backoff, not a secret
+
+
 def _safe_url(url: str) -> str:
     """The URL as logs may show it: no user, password, query or fragment."""
     parsed = URL(url)
@@ -295,9 +300,10 @@ class NotificationListener:
     ``on_connection_change`` receives ``True`` once connected and ``False`` once
     when a connection that worked is lost (not for each failed attempt, nor on
     ``stop``). Between attempts the listener waits a random time between 0 and
-    ``min(backoff_max, backoff_initial * 2**attempt)`` (full jitter); the attempt
-    count starts again after a connection that worked. After a 401 it waits at least
-    ``backoff_initial`` and ``auth_failed`` is true until a connection succeeds.
+    ``min(backoff_max, backoff_initial * 2**attempt)`` (full jitter: ``random()``,
+    or the module's ``jitter()``, times that); the attempt count starts again after
+    a connection that worked. After a 401 it waits at least ``backoff_initial`` and
+    ``auth_failed`` is true until a connection succeeds.
     """
 
     def __init__(
@@ -313,7 +319,7 @@ class NotificationListener:
         heartbeat: float = 30.0,
         filters: str = DEFAULT_FILTERS,
         create_task: CreateTask | None = None,
-        random: Callable[[], float] = _random.random,
+        random: Callable[[], float] | None = None,
     ) -> None:
         self._session = session
         self._url = url.rstrip("/") + NOTIFICATIONS_PATH
@@ -327,6 +333,7 @@ class NotificationListener:
         self.filters = filters
         self._create_task = create_task
         self._random = random
+        """The jitter's draw; ``None``: ``jitter()`` of this module."""
         self._task: asyncio.Task[None] | None = None
         self._connected = False
         self._stopping = False
@@ -336,6 +343,8 @@ class NotificationListener:
         """Connections made after the first one."""
         self.connections = 0
         """Connections made in all."""
+        self.attempts = 0
+        """Connection attempts made in all, failed ones included."""
         self.auth_failed = False
         """Whether the last handshake was refused with 401."""
         self.last_error: str | None = None
@@ -396,11 +405,13 @@ class NotificationListener:
         """The wait before retry number ``attempt`` (0-based): full jitter."""
         exponent = min(attempt, MAX_BACKOFF_EXPONENT)
         ceiling = min(self.backoff_max, self.backoff_initial * 2.0**exponent)
-        return self._random() * ceiling
+        draw = self._random() if self._random is not None else jitter()
+        return draw * ceiling
 
     async def _run(self) -> None:
         """Connect, listen, and reconnect after a pause, until cancelled."""
         while True:
+            self.attempts += 1
             try:
                 worked = await self._connect_once()
             except Exception as err:
