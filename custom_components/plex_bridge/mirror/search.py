@@ -145,6 +145,8 @@ class _Query:
     """Per word: the word itself, or its corrections when it was misspelt."""
     corrected: tuple[bool, ...]
     prefix_last: bool
+    patterns: tuple[tuple[str, ...], ...]
+    """Per word: its forms as ``word_in`` looks for them (`` form `` or `` form``)."""
 
     def word_in(self, position: int, words: str) -> bool:
         """Whether word ``position`` (in one of its forms) is in ``words``.
@@ -152,11 +154,7 @@ class _Query:
         ``words`` is an indexed column padded with spaces (``_padded``): a whole word
         is `` word ``, the start of one `` word``; substring tests, no splitting.
         """
-        prefix = self.prefix_last and position == len(self.words) - 1
-        for form in self.forms[position]:
-            if (f" {form}" if prefix else f" {form} ") in words:
-                return True
-        return False
+        return any(pattern in words for pattern in self.patterns[position])
 
 
 def _quote(word: str) -> str:
@@ -269,18 +267,11 @@ def _terms(store: MirrorStore, query: _Query) -> _Terms:
     """Which words FTS5 walks and which are checked in the text (see ``_Terms``)."""
     positions = _fts_positions(query)
     full = _fts_expression(query, positions)
-    last = len(query.words) - 1
-
-    def padded(position: int, form: str) -> str:
-        return f" {form}" if query.prefix_last and position == last else f" {form} "
-
-    every = tuple(
-        tuple(padded(position, form) for form in sorted(query.forms[position]))
-        for position in positions
-    )
+    every = tuple(query.patterns[position] for position in positions)
     if len(positions) < 2:
         return _Terms(full, full, (), every)
     counts = _title_counts(store)
+    last = len(query.words) - 1
     sizes = {}
     for position in positions:
         forms = query.forms[position]
@@ -301,7 +292,7 @@ def _terms(store: MirrorStore, query: _Query) -> _Terms:
     if not common:
         return _Terms(full, full, (), every)
     kept = [position for position in positions if position not in common]
-    checks = tuple(padded(position, query.words[position]) for position in common)
+    checks = tuple(query.patterns[position][0] for position in common)
     return _Terms(full, _fts_expression(query, kept), checks, every)
 
 
@@ -358,6 +349,13 @@ def _parse(store: MirrorStore, raw: str) -> _Query | None:
         forms=tuple(forms),
         corrected=tuple(corrected),
         prefix_last=prefix_last,
+        patterns=tuple(
+            tuple(
+                f" {form}" if prefix_last and position == last else f" {form} "
+                for form in sorted(word_forms)
+            )
+            for position, word_forms in enumerate(forms)
+        ),
     )
 
 
@@ -482,10 +480,10 @@ def _starts(title: str, query: _Query) -> bool:
 
 def _all_in(query: _Query, *columns: _Words) -> bool:
     """Whether every query word is in one of ``columns``."""
-    return all(
-        any(query.word_in(position, words) for words in columns)
-        for position in range(len(query.words))
-    )
+    for patterns in query.patterns:
+        if not any(pattern in words for pattern in patterns for words in columns):
+            return False
+    return True
 
 
 def _classify_title(candidate: _Candidate, query: _Query) -> tuple[int, float]:
