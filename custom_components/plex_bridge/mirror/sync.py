@@ -376,46 +376,25 @@ class MirrorSync:
             unknown = wanted - {str(section["key"]) for section in sections}
             if unknown:
                 raise KeyError(f"no such library: {', '.join(sorted(unknown))}")
-        chosen = [
-            section
-            for section in sections
-            if wanted is None or str(section["key"]) in wanted
-        ]
-        states = [
-            await self._db.call(_sync_state, str(section["key"])) for section in chosen
-        ]
-
-        def full(state: Any) -> bool:
-            return kind == "full" or state.cursor is None or bool(state.progress)
-
-        async def library(section: Mapping[str, Any], state: Any) -> _LibraryRun:
+        for section in sections:
+            key = str(section["key"])
+            if wanted is not None and key not in wanted:
+                continue
             run = _LibraryRun(section, kind)
             library_started = time.monotonic()
-            if full(state):
+            state = await self._db.call(_sync_state, key)
+            if kind == "full" or state.cursor is None or state.progress:
                 await self._full_library(run, state.progress, state.cursor)
             else:
                 await self._incremental_library(
                     run, section, state.cursor, state.last_result or {}
                 )
             await self._finish_library(run, section, time.monotonic() - library_started)
-            return run
-
-        pairs = list(zip(chosen, states, strict=True))
-        if any(full(state) for state in states):
-            runs = [await library(section, state) for section, state in pairs]
-        else:
-            # Incremental only: every library at once. Each one waits on the
-            # server or on the store's thread most of the time, so one's writes
-            # overlap another's reads (the client still caps the requests in
-            # flight). Each commits and moves its own cursor as before; progress
-            # comes from whichever library moved last.
-            runs = await _all(*(library(section, state) for section, state in pairs))
-        for run in runs:
             result.added += run.added
             result.updated += run.updated
             result.removed += run.removed
-            result.libraries.append(run.key)
-            result.added_keys.extend(self._added_keys.pop(run.key, []))
+            result.libraries.append(key)
+            result.added_keys.extend(self._added_keys.pop(key, []))
         await self._db.call(_restore_indexes)
         return self._finish(result, started, requests)
 
