@@ -995,6 +995,7 @@ class MirrorSync:
     ) -> None:
         """Remove what the server lost, fetch what the mirror lacks; refresh parents."""
         parents: set[str] = set()
+        read: set[str] = set()  # parents already read again
         if gone:
             # Read them once more: a key can slip between pages while items change.
             still = await self._fetch_batches(gone)
@@ -1003,10 +1004,19 @@ class MirrorSync:
             present = {str(item.get("ratingKey")) for item in still}
             really_gone = [key for key in gone if key not in present]
             if really_gone:
-                parents |= await self._db.call(_parent_keys, really_gone)
+                read = await self._db.call(_parent_keys, really_gone)
+                read -= set(really_gone)
                 self._forget(really_gone)
-                run.removed += await self._db.call(_remove, really_gone)
-                parents -= set(really_gone)
+                # Their parents' counts changed: read them while the rows go.
+                fetching = asyncio.ensure_future(self._fetch_batches(sorted(read)))
+                try:
+                    run.removed += await self._db.call(_remove, really_gone)
+                    refreshed = await fetching
+                finally:
+                    fetching.cancel()
+                    await asyncio.gather(fetching, return_exceptions=True)
+                if refreshed:
+                    await self._write(run, None, refreshed)
         if missing:
             items = await self._fetch_batches(missing)
             if items:
@@ -1020,6 +1030,7 @@ class MirrorSync:
                     )
                     if value is not None
                 }
+        parents -= read
         if parents:
             # Their child and leaf counts changed with them.
             refreshed = await self._fetch_batches(sorted(parents))
