@@ -807,17 +807,19 @@ class MirrorSync:
 
         Seasons, episodes, albums and tracks are narrowed down by their parents'
         counts first, so that only the children of the parents whose counts
-        differ are read (``season.id=...``); other types (or too many suspects) by counts of
-        ``addedAt`` ranges, so that only the ranges whose counts differ are read.
-        Where neither can narrow, every key is read.
+        differ are read (``season.id=...``); other types (or too many suspects) by
+        counts of ``addedAt`` ranges, so that only the ranges whose counts differ
+        are read. Where neither can narrow, or neither finds the difference the
+        totals show (an item without ``addedAt`` on the server, say), every key is
+        read.
         """
         narrow = NARROW.get(plex_type)
         diff = None
         if narrow is not None:
             diff = await self._diff_by_parent(run, plex_type, *narrow)
-        if diff is None:
+        if diff is None or not (diff[0] or diff[1]):
             diff = await self._diff_by_range(run, plex_type)
-        if diff is None:
+        if diff is None or not (diff[0] or diff[1]):
             server = await self._server_keys(run.key, plex_type)
             local = await self._db.call(_rating_keys, run.key, plex_type)
             diff = (sorted(local - server), sorted(server - local))
