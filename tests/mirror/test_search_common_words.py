@@ -170,6 +170,9 @@ def test_common_words_are_checked_not_walked(store: MirrorStore) -> None:
     assert "3" not in found
     assert found["5"] == "summary"
     assert [key for key, _ in hits].index("5") == len(hits) - 1
+    # A last word of one letter is not walked; it is still a word of the query.
+    assert keys(store, "winter of the tide comes e") == [("5", "summary")]
+    assert keys(store, "winter of the tide comes x") == []
 
 
 def test_a_rare_word_alone_is_walked_whole(store: MirrorStore) -> None:
@@ -202,6 +205,7 @@ QUERIES: list[tuple[str, dict[str, Any]]] = [
     ("frost of the harbor pilot", {}),
     ("the harbor", {"types": ["movie"], "year_range": (1960, 1970)}),
     ("winter of the tide comes", {}),
+    ("winter of the tide comes x", {}),
     ("the of", {"types": ["show", "album", "artist"]}),
     ("tide", {}),
     ("of", {}),
@@ -229,7 +233,13 @@ def test_the_plan_never_changes_the_hits(
     plain = keys(store, query, **filters)
     monkeypatch.setattr(search_module, "_COMMON_TITLES", 1)
     monkeypatch.setattr(search_module, "_COMMON_RATIO", 1)
-    for cap, chunk in ((3, 2), (8, 3), (1000, 200)):
+    for cap, chunk, read_all in (
+        (3, 2, 0),
+        (8, 3, 2),
+        (1000, 200, 0),
+        (1000, 200, 300),
+    ):
         monkeypatch.setattr(search_module, "_CHECK_CAP", cap)
         monkeypatch.setattr(search_module, "_CHECK_CHUNK", chunk)
-        assert keys(store, query, **filters) == plain, (cap, chunk)
+        monkeypatch.setattr(search_module, "_READ_ALL", read_all)
+        assert keys(store, query, **filters) == plain, (cap, chunk, read_all)

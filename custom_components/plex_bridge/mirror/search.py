@@ -88,6 +88,8 @@ _CHECK_CAP: Final = 1000
 """At most this many matches of the rarer words are checked for the common ones;
 past it, the whole expression goes to FTS5 after all."""
 _CHECK_CHUNK: Final = 200
+_READ_ALL: Final = 150
+"""A title pass that finds at most this many matches reads all of their text once."""
 _COUNTS_TTL: Final = 600.0
 """Seconds a store's title word counts are kept before they are read again."""
 
@@ -207,9 +209,11 @@ class _TitleCounts:
     stale counts only make a plan slower, never a result different (see ``_Terms``).
     """
 
-    __slots__ = ("_read_at", "_sums", "_terms", "docs")
+    __slots__ = ("_read_at", "_sums", "_terms", "docs", "rows")
 
-    def __init__(self, rows: Iterable[tuple[str, int]]) -> None:
+    def __init__(self, rows: Iterable[tuple[str, int]], total: int) -> None:
+        self.rows = max(1, total)
+        """About how many rows the index holds (the highest item id)."""
         self.docs: dict[str, int] = dict(rows)
         self._terms = sorted(self.docs)
         self._sums = [0, *accumulate(self.docs[term] for term in self._terms)]
@@ -235,8 +239,10 @@ def _title_counts(store: MirrorStore) -> _TitleCounts:
     """The store's title word counts (cached per store)."""
     counts = _COUNTS.get(store)
     if counts is None or counts.stale():
+        db = store.connection
         counts = _TitleCounts(
-            store.connection.execute("SELECT term, doc FROM search_titles_vocab")
+            db.execute("SELECT term, doc FROM search_titles_vocab"),
+            db.execute("SELECT ifnull(max(id), 0) FROM items").fetchone()[0],
         )
         _COUNTS[store] = counts
     return counts
@@ -261,6 +267,8 @@ class _Terms:
     every: tuple[tuple[str, ...], ...]
     """Per FTS5 word, its forms padded as in ``checks`` (to find own titles among the
     matches of any column, see ``_Matches``)."""
+    estimate: float = math.inf
+    """About how many titles match ``kept`` (the words taken as independent)."""
 
 
 def _terms(store: MirrorStore, query: _Query) -> _Terms:
@@ -268,8 +276,6 @@ def _terms(store: MirrorStore, query: _Query) -> _Terms:
     positions = _fts_positions(query)
     full = _fts_expression(query, positions)
     every = tuple(query.patterns[position] for position in positions)
-    if len(positions) < 2:
-        return _Terms(full, full, (), every)
     counts = _title_counts(store)
     last = len(query.words) - 1
     sizes = {}
@@ -280,6 +286,14 @@ def _terms(store: MirrorStore, query: _Query) -> _Terms:
             counts.prefixed(form) if prefix else counts.docs.get(form, 0)
             for form in forms
         )
+
+    def estimate(kept: Iterable[int]) -> float:
+        return counts.rows * math.prod(
+            min(1.0, sizes[position] / counts.rows) for position in kept
+        )
+
+    if len(positions) < 2:
+        return _Terms(full, full, (), every, estimate(positions))
     rarest = min(positions, key=lambda position: sizes[position])
     common = [
         position
@@ -290,10 +304,10 @@ def _terms(store: MirrorStore, query: _Query) -> _Terms:
         and sizes[position] >= _COMMON_RATIO * sizes[rarest]
     ]
     if not common:
-        return _Terms(full, full, (), every)
+        return _Terms(full, full, (), every, estimate(positions))
     kept = [position for position in positions if position not in common]
     checks = tuple(query.patterns[position][0] for position in common)
-    return _Terms(full, _fts_expression(query, kept), checks, every)
+    return _Terms(full, _fts_expression(query, kept), checks, every, estimate(kept))
 
 
 def _edits(word: str) -> set[str]:
@@ -718,12 +732,16 @@ class _Matches:
     - one walk of the table (``matched``: the newest matches of ``kept`` in any
       column, filters applied, that the filters make the costly part) serves both
       title passes: when it found every match, the own-title pass is those whose title
-      has every word (checked in SQL), with no walk of its own.
+      has every word (checked in SQL), with no walk of its own;
+    - over the titles, the first walk stops at ``_READ_ALL`` + 1 matches: when there
+      are no more (a query of several words, or a narrow filter), their text is read
+      once and both title passes are checked in Python (``_few``).
     """
 
     def __init__(
         self, store: MirrorStore, table: str, terms: _Terms, where: str, args: list[Any]
     ) -> None:
+        self._store = store
         self._db = store.connection
         self._table = table
         self._terms = terms
@@ -731,6 +749,9 @@ class _Matches:
         self._args = args
         self._matched: list[int] | None = None
         self._cap = _CHECK_CAP if terms.checks else _FTS_CANDIDATES
+        self._few: list[tuple[int, str, str]] | None = None
+        # Worth a walk of its own only when few matches are expected.
+        self._few_read = table != "search_titles" or terms.estimate > _READ_ALL
 
     def _walk(self, expression: str, limit: int) -> list[int]:
         """The newest row ids matching ``expression`` and the filters."""
@@ -756,9 +777,52 @@ class _Matches:
             self._matched = self._walk(self._terms.kept, self._cap)
         return self._matched, len(self._matched) < self._cap
 
+    def _read_few(self) -> list[tuple[int, str, str]] | None:
+        """Every match of the kept words with its padded title and all its title text.
+
+        ``None`` when there are more than ``_READ_ALL`` (or this is not the titles).
+        """
+        if not self._few_read:
+            self._few_read = True
+            ids = self._walk(self._terms.kept, _READ_ALL + 1)
+            if len(ids) <= _READ_ALL:
+                texts = {
+                    row_id: (title or "", context or "", original or "")
+                    for row_id, title, context, original in self._db.execute(
+                        "SELECT j.value, t.title, t.context, t.original FROM json_each(?) j "
+                        "CROSS JOIN search_titles t ON t.rowid = j.value",
+                        (json.dumps(ids),),
+                    )
+                }
+                self._few = [
+                    (row_id, f" {title} ", f" {title} {context} {original} ")
+                    for row_id in ids
+                    if row_id in texts
+                    for title, context, original in (texts[row_id],)
+                ]
+        return self._few
+
     def candidates(self, scope: _Scope) -> list[_Candidate]:
         """The pass of ``scope`` (its table is this one's)."""
         terms = self._terms
+        few = self._read_few()
+        if few is not None:
+            if scope.column is not None:
+                ids = [
+                    row_id
+                    for row_id, title, _ in few
+                    if all(
+                        any(pattern in title for pattern in patterns)
+                        for patterns in terms.every
+                    )
+                ]
+            else:
+                ids = [
+                    row_id
+                    for row_id, _, every in few
+                    if all(check in every for check in terms.checks)
+                ]
+            return _candidates(self._store, ids[:_FTS_CANDIDATES])
         if scope.column is not None:
             # With filters, a walk costs an item lookup per match: walk once for both
             # passes. Without, the own-title walk is cheaper than a full one.
