@@ -24,6 +24,7 @@ from homeassistant.const import (
     ATTR_ENTITY_ID,
     ATTR_SUPPORTED_FEATURES,
     EVENT_STATE_CHANGED,
+    EVENT_STATE_REPORTED,
     SERVICE_MEDIA_NEXT_TRACK,
     SERVICE_MEDIA_PAUSE,
     SERVICE_MEDIA_PLAY,
@@ -377,6 +378,46 @@ async def test_position_follows_seeks_without_progress_writes(
     await loaded_entry.runtime_data.sessions.async_refresh()
     await hass.async_block_till_done()
     assert len(changes) == 1
+
+
+async def test_other_players_news_writes_no_state(
+    hass: HomeAssistant, plex_server: PlexEmulator, loaded_entry: MockConfigEntry
+) -> None:
+    """One player's session changes write no state for the players it is not on.
+
+    Home Assistant fires ``state_reported`` for a write that changes nothing, so
+    the idle bedroom player's writes are counted while the living room plays,
+    pauses, seeks and stops.
+    """
+    reported: list[str] = []
+
+    @callback
+    def async_reported(event: Event[Any]) -> None:
+        reported.append(event.data["entity_id"])
+
+    @callback
+    def is_bedroom(data: Any) -> bool:
+        return bool(data["entity_id"] == BEDROOM)
+
+    hass.bus.async_listen(EVENT_STATE_REPORTED, async_reported, event_filter=is_bedroom)
+    bedroom_changes = state_changes(hass, BEDROOM)
+    living_room_changes = state_changes(hass, LIVING_ROOM)
+    session = plex_server.sessions.start_session(
+        player="Living Room TV", rating_key="1", view_offset=60_000
+    )
+    await async_wait_for_state(hass, LIVING_ROOM, MediaPlayerState.PLAYING)
+    plex_server.sessions.pause(session)
+    await async_wait_for_state(hass, LIVING_ROOM, MediaPlayerState.PAUSED)
+    plex_server.sessions.seek(session, 1_200_000)
+    await async_wait_for_state(
+        hass, LIVING_ROOM, lambda s: s.attributes.get("media_position") == 1200
+    )
+    plex_server.sessions.stop_session(session)
+    await async_wait_for_state(hass, LIVING_ROOM, MediaPlayerState.IDLE)
+
+    assert len(living_room_changes) == 4
+    assert bedroom_changes == []
+    assert reported == []
 
 
 # -- artwork -------------------------------------------------------------------------------
