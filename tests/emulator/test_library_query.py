@@ -1,8 +1,8 @@
 """The emulator's query language: quick date filters give the item-by-item answer.
 
 ``Matcher.select`` answers ``>>=`` and ``<<=`` on ``addedAt`` / ``updatedAt`` /
-``lastViewedAt`` by comparing the stamp directly (Plex answers them from indexed
-columns). These tests hold it to the generic per-item test (``Matcher.__call__``,
+``lastViewedAt`` by comparing the stamp directly, or over a whole list by bisecting
+its ``StampIndex`` (Plex answers them from indexed columns). These tests hold it to the generic per-item test (``Matcher.__call__``,
 which follows the filter types of ``library_movies_filtertypes.xml``: a date
 ``>>=`` "is after" and ``<<=`` "is before", strictly) over every section and kind
 of a world with changes, plays and deletions, and check the answers over HTTP.
@@ -18,7 +18,12 @@ import pytest
 from tests.plex_server import Clock, PlexEmulator
 from tests.plex_server.items import Item
 from tests.plex_server.library import Library, build
-from tests.plex_server.library_query import Matcher, QueryError, parse_conditions
+from tests.plex_server.library_query import (
+    Matcher,
+    QueryError,
+    StampIndex,
+    parse_conditions,
+)
 
 START = 1_760_000_000
 
@@ -59,22 +64,29 @@ def stamps(library: Library) -> list[int]:
 
 
 def filtered(library: Library, query: list[tuple[str, str]]) -> list[tuple[Any, ...]]:
-    """(section, kind, threshold, the quick answer, the item-by-item answer) per case."""
+    """(section, kind, the quick answer, the item-by-item answer) per case.
+
+    The quick answer is checked to be the same with a ``StampIndex`` of the list.
+    """
     conditions = parse_conditions(query)
-    matcher = Matcher(conditions, library.clock.timestamp(), library.tag_title)
+    now = library.clock.timestamp()
+    matcher = Matcher(conditions, now, library.tag_title)
     cases = []
     for section in library.sections.values():
         for kind in (None, *section.kinds):
             items: list[Item] = (
                 section.top_level() if kind is None else section.by_kind.get(kind, [])
             )
+            indexed = Matcher(
+                conditions,
+                now,
+                library.tag_title,
+                stamps=lambda attr, items=items: StampIndex(items, attr),  # type: ignore[misc]
+            )
+            quick = matcher.select(items)
+            assert indexed.select(items) == quick
             cases.append(
-                (
-                    section.id,
-                    kind,
-                    matcher.select(items),
-                    [item for item in items if matcher(item)],
-                )
+                (section.id, kind, quick, [item for item in items if matcher(item)])
             )
     return cases
 

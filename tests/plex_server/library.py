@@ -46,7 +46,7 @@ from .items import (
     Section,
     sort_title,
 )
-from .library_query import Condition, Matcher, SortKey, sort_items
+from .library_query import Condition, Matcher, SortKey, StampIndex, sort_items
 from .node import Node
 
 __all__ = ["PRESETS", "Library", "LibraryError", "add_routes", "build"]
@@ -121,6 +121,9 @@ class Library:
         self._rng = random.Random(f"changes:{seed}")
         self._publish: Publisher | None = None
         self._queries: dict[tuple[Any, ...], tuple[int, list[Item]]] = {}
+        self._stamp_index: dict[
+            tuple[int, str | None, str], tuple[int, StampIndex]
+        ] = {}
 
     def __repr__(self) -> str:
         """A short description for debugging."""
@@ -297,7 +300,13 @@ class Library:
             )
         ]
         if conditions:
-            matcher = Matcher(conditions, self.clock.timestamp(), self.tag_title)
+            single = kind is not None and len(sections) == 1
+            matcher = Matcher(
+                conditions,
+                self.clock.timestamp(),
+                self.tag_title,
+                stamps=self._stamp_indexes(sections[0], kind) if single else None,
+            )
             candidates = matcher.select(candidates)
         result = sort_items(candidates, sort) if ordered else candidates
         if limit is not None:
@@ -307,6 +316,22 @@ class Library:
                 self._queries.clear()
             self._queries[cache_key] = (self.generation, result)
         return result
+
+    def _stamp_indexes(
+        self, section: Section, kind: str | None
+    ) -> Callable[[str], StampIndex]:
+        """Per stamp, the index of the section's items of a kind (kept per generation)."""
+
+        def index(attr: str) -> StampIndex:
+            key = (section.id, kind, attr)
+            cached = self._stamp_index.get(key)
+            if cached is None or cached[0] != self.generation:
+                items = section.by_kind.get(kind or "", [])
+                cached = (self.generation, StampIndex(items, attr))
+                self._stamp_index[key] = cached
+            return cached[1]
+
+        return index
 
     def search(self, text: str, sections: Iterable[Section]) -> dict[str, list[Item]]:
         """Items whose title contains ``text``, per kind; best matches first."""
