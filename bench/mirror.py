@@ -21,7 +21,10 @@ process, then, side by side in one run:
    (``--plexapi-fraction``) and extrapolates the per-show and per-artist part
    linearly (``plexapi_baseline_extrapolated``).
 
-Prints one JSON object.
+Prints one JSON object. The machine is often shared: next to each wall time of the
+floor and of the full sync the bench gives the CPU seconds the process spent
+(``raw_floor_cpu_s``, ``full_sync_cpu_s``; every thread, the emulator's process not
+included) and the one-minute load average around it.
 
     scripts/bench mirror [--library large] [--plexapi-fraction 0.25]
 """
@@ -33,8 +36,10 @@ import asyncio
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 import json
+import os
 from pathlib import Path
 import random
+import resource
 import statistics
 import sys
 import tempfile
@@ -65,6 +70,21 @@ def vm_kib(field: str) -> int:
         if line.startswith(f"{field}:"):
             return int(line.split()[1])
     raise RuntimeError(f"no {field}")
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process so far, every thread (user + system).
+
+    The machine is often shared: wall times move with the load, CPU times much
+    less, so the bench gives both for the floor and for our sync.
+    """
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def load_average() -> float:
+    """The one-minute load average (how busy the machine was)."""
+    return round(os.getloadavg()[0], 2)
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:
@@ -110,6 +130,7 @@ async def raw_floor(
                 return container
 
         started = time.perf_counter()
+        cpu_started = cpu_seconds()
         items = pages = 0
         for section in sections:
             for plex_type in TYPES_BY_SECTION.get(section["type"], ()):
@@ -126,6 +147,7 @@ async def raw_floor(
             "items": items,
             "requests": pages,
             "seconds": time.perf_counter() - started,
+            "cpu_seconds": cpu_seconds() - cpu_started,
         }
 
 
@@ -192,9 +214,12 @@ async def child(
         db, _ = await MirrorDB.open(db_path)
         try:
             sync = MirrorSync(client, db)
-            started = time.perf_counter()
+            load_before = load_average()
+            started, cpu_started = time.perf_counter(), cpu_seconds()
             full = await sync.full()
             figures["full_sync_s"] = time.perf_counter() - started
+            figures["full_sync_cpu_s"] = cpu_seconds() - cpu_started
+            figures["load_average_full_sync"] = [load_before, load_average()]
             figures["peak_rss_mb"] = vm_kib("VmHWM") / 1024
             figures["items"] = full.added
             figures["full_sync_requests"] = full.requests
@@ -429,6 +454,7 @@ def plexapi_baseline(
 
 async def run(library: str, fraction: float, skip_plexapi: bool) -> dict[str, Any]:
     """Start the emulator, measure everything, return the figures."""
+    load_at_start = load_average()
     process, info, load_seconds = await start_server(library)
     try:
         with tempfile.TemporaryDirectory(dir=ROOT / ".venv") as scratch:
@@ -453,6 +479,7 @@ async def run(library: str, fraction: float, skip_plexapi: bool) -> dict[str, An
                 "hubs_search_p95_ms": ours.pop("hubs_search_p95_ms"),
             }
             result["items_per_s"] = result["items"] / result["full_sync_s"]
+            result["raw_floor_cpu_s"] = floor["cpu_seconds"]
             result["raw_floor_requests"] = floor["requests"]
             result["raw_floor_items"] = floor["items"]
             result |= ours
@@ -461,6 +488,7 @@ async def run(library: str, fraction: float, skip_plexapi: bool) -> dict[str, An
                 "emulator_load_s": load_seconds,
                 "page_size": page,
                 "in_flight": in_flight,
+                "load_average_at_start": load_at_start,
             }
             if not skip_plexapi:
                 loop = asyncio.get_running_loop()
@@ -474,6 +502,7 @@ async def run(library: str, fraction: float, skip_plexapi: bool) -> dict[str, An
                         fraction,
                     )
                 result |= baseline
+            result["load_average_at_end"] = load_average()
             _ratios(result)
             return {
                 k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()

@@ -12,8 +12,11 @@ tracks 10; photo albums 14, photos 13; movies 1), in pages of ``PAGE_SIZE``
 at the end instead of shifting the pages already read). ``IN_FLIGHT`` pages are
 fetched at once; the pages are written in order, one transaction each, while the
 next ones are on the wire, so decoding and writing overlap with fetching and at
-most ``IN_FLIGHT + 1`` pages are held in memory. The cost grows with pages, never
-with shows or artists. Each page's transaction saves the type's next offset
+most ``IN_FLIGHT + 1`` pages are held in memory. The next type's first pages are
+fetched while the last ones of the type before are written (the pipe does not run
+dry between types). The cost grows with pages, never with shows or artists. A
+library with many items to write has the store drop its secondary indexes first
+(``MirrorStore.defer_indexes``); they are built again at the end of the run. Each page's transaction saves the type's next offset
 (``SyncState.progress``); an interrupted full sync (cancelled, the server gone,
 the disk failing, the process killed) leaves the mirror at its last commit, and the
 next full sync continues from those offsets. After the last page the mirror's
