@@ -10,6 +10,7 @@ of a world with changes, plays and deletions, and check the answers over HTTP.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import aiohttp
@@ -241,3 +242,35 @@ async def test_counting_answer_is_the_listing_total(
                     owner_http, f"{path}&X-Plex-Container-Size=0"
                 )
                 assert (counted, count_total) == ([], total), path
+
+
+async def test_repeated_range_counts_follow_changes(
+    owner_http: aiohttp.ClientSession, plex_server: PlexEmulator, emulator_clock: Clock
+) -> None:
+    """Range after range over one kind (indexed from the second) match the items."""
+    library = plex_server.library
+    section = library.sections[1]
+
+    def expected(low: int, high: int) -> set[str]:
+        return {
+            str(movie.rating_key)
+            for movie in section.by_kind["movie"]
+            if low < movie.added_at < high
+        }
+
+    async def check() -> None:
+        stamps = sorted(movie.added_at for movie in section.by_kind["movie"])
+        edges = [stamps[0] - 1, *stamps[2::3], stamps[-1] + 1]
+        for low, high in pairwise(edges):
+            path = f"/library/sections/1/all?type=1&addedAt>>={low}&addedAt<<={high}"
+            keys, total = await get_keys(owner_http, path)
+            assert set(keys) == expected(low, high), path
+            counted = await get_keys(owner_http, f"{path}&X-Plex-Container-Size=0")
+            assert counted == ([], total)
+
+    await check()
+    movie = section.by_kind["movie"][0]
+    emulator_clock.advance(5)
+    library.update_item(movie.rating_key, addedAt=emulator_clock.timestamp())
+    library.delete_item(section.by_kind["movie"][3].rating_key)
+    await check()

@@ -308,7 +308,7 @@ class Matcher:
         now: int,
         names: Callable[[str, str], str],
         *,
-        stamps: Callable[[str], StampIndex] | None = None,
+        stamps: Callable[[str], StampIndex | None] | None = None,
     ) -> None:
         """``stamps``: per stamp attribute, the index of the list ``select`` gets."""
         self.conditions = conditions
@@ -484,9 +484,10 @@ class StampIndex:
     """A list's items ordered by one of their own stamps, for ``>>=`` and ``<<=``.
 
     Plex answers these from indexed columns; ``Library.query_sections`` builds one
-    per section, kind and stamp once per library generation (any change makes a
-    new one), so that a filter over a whole kind is two bisections, not a pass over
-    every item (a sync counts a dozen ``addedAt`` ranges of 10,000 movies).
+    per section, kind and stamp at most once per library generation (any change
+    makes a new one), so that repeated filters over a whole kind are bisections,
+    not passes over every item (a sync counts a dozen ``addedAt`` ranges of 10,000
+    movies).
     """
 
     def __init__(self, items: Sequence[Item], attr: str) -> None:
