@@ -13,14 +13,21 @@ import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 import logging
+import time
 from typing import Any
 from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.components.media_player import MediaPlayerState
+from homeassistant import block_async_io
+from homeassistant.components.media_player import (
+    DOMAIN as MEDIA_PLAYER_DOMAIN,
+    SERVICE_MEDIA_PAUSE,
+    MediaPlayerState,
+)
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
-from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.const import ATTR_ENTITY_ID, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -29,6 +36,8 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed_exact,
 )
 
+from custom_components.plex_bridge.api import PlexConnectionError
+from custom_components.plex_bridge.api.client import REQUEST_TIMEOUT
 from custom_components.plex_bridge.const import DEFAULT_UPDATE_INTERVAL, DOMAIN
 from custom_components.plex_bridge.coordinator import MAX_BROKEN_ANSWERS
 from tests.plex_server import PlexEmulator
@@ -509,3 +518,98 @@ async def test_websocket_that_never_connects_polls_and_backs_off(
 
     assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
     await hass.async_block_till_done()
+
+
+@pytest.fixture
+def loop_block_detection(disable_block_async_io: None) -> None:
+    """Home Assistant's detection of blocking calls in the event loop, as in production.
+
+    Home Assistant enables it at startup; its test harness leaves it off. Any
+    blocking call (``time.sleep``, ``open``, a socket's ``connect`` ...) in the loop
+    then raises, and ``disable_block_async_io`` restores the originals afterwards.
+    """
+    block_async_io.enable()
+
+
+@pytest.mark.usefixtures("loop_block_detection")
+async def test_slow_server_blocks_nothing_and_timeouts_hold(
+    hass: HomeAssistant,
+    plex_server: PlexEmulator,
+    freezer: FrozenDateTimeFactory,
+    loaded_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Answers 5 s late: read as usual; answers later than the timeout: a failed read.
+
+    The loop's clock is frozen, so a late answer waits for the test to move it
+    (``freezer.tick`` and ``async_fire_time_changed``, which runs the loop's timers
+    that are due): the emulator's latency and the client's timeout both run on it.
+    """
+    sessions = loaded_entry.runtime_data.sessions
+    session = plex_server.sessions.start_session(player=PLAYER, rating_key="1")
+    await async_wait_for_state(hass, LIVING_ROOM, MediaPlayerState.PLAYING)
+    # Detection is on: a blocking call in the loop raises.
+    with pytest.raises(RuntimeError, match="blocking call"):
+        time.sleep(0)  # noqa: ASYNC251 - proves that detection is on
+
+    # 5 s late, well within the client's timeout: the read goes through.
+    slow = plex_server.faults.add("/status/sessions", latency=5)
+    plex_server.sessions.pause(session)
+    read = hass.async_create_task(sessions.async_refresh())
+    await async_until(lambda: slow.fired == 1)
+    freezer.tick(timedelta(seconds=5))
+    async_fire_time_changed(hass)
+    await read
+    assert sessions.last_update_success
+    await async_wait_for_state(hass, LIVING_ROOM, MediaPlayerState.PAUSED)
+    plex_server.faults.remove(slow)
+
+    # No answer before the client's timeout: the read ends as a failed one.
+    held = plex_server.faults.add("/status/sessions", hold=True)
+    read = hass.async_create_task(sessions.async_refresh())
+    await held.held()
+    assert not read.done()
+    freezer.tick(timedelta(seconds=REQUEST_TIMEOUT + 1))
+    async_fire_time_changed(hass)
+    await read
+    assert not sessions.last_update_success
+    assert isinstance(sessions.last_exception.__cause__, PlexConnectionError)  # type: ignore[union-attr]
+    assert hass.states.get(LIVING_ROOM).state == STATE_UNAVAILABLE  # type: ignore[union-attr]
+    held.release()
+    plex_server.faults.remove(held)
+    await sessions.async_refresh()
+    assert sessions.last_update_success
+    assert not [r for r in caplog.records if "blocking call" in r.getMessage()]
+
+
+@pytest.mark.usefixtures("loop_block_detection")
+async def test_service_call_on_a_slow_server_fails_within_the_timeout(
+    hass: HomeAssistant,
+    plex_server: PlexEmulator,
+    freezer: FrozenDateTimeFactory,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """A command the server does not answer: a translated error, not a hang."""
+    plex_server.sessions.start_session(player=PLAYER, rating_key="1")
+    await async_wait_for_state(hass, LIVING_ROOM, MediaPlayerState.PLAYING)
+    held = plex_server.faults.add("/player/playback/pause", hold=True)
+    call = hass.async_create_task(
+        hass.services.async_call(
+            MEDIA_PLAYER_DOMAIN,
+            SERVICE_MEDIA_PAUSE,
+            {ATTR_ENTITY_ID: LIVING_ROOM},
+            blocking=True,
+        )
+    )
+    await held.held()
+    assert not call.done()
+    freezer.tick(timedelta(seconds=REQUEST_TIMEOUT + 1))
+    async_fire_time_changed(hass)
+    with pytest.raises(HomeAssistantError) as raised:
+        await call
+    assert raised.value.translation_domain == DOMAIN
+    assert raised.value.translation_key == "command_failed"
+    assert plex_server.token not in str(raised.value)
+    held.release()
+    # The player is still there, as it was: one command failed, the server did not.
+    assert hass.states.get(LIVING_ROOM).state == MediaPlayerState.PLAYING  # type: ignore[union-attr]
