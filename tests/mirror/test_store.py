@@ -592,6 +592,38 @@ def test_indexes_dropped_by_an_interrupted_sync_come_back_on_open(
         other.close()
 
 
+class FullDiskStore(MirrorStore):
+    """A store whose disk is full when it tries to build indexes."""
+
+    def restore_indexes(self) -> None:
+        """Fail as SQLite does on a full disk."""
+        raise sqlite3.OperationalError("database or disk is full")
+
+
+def test_indexes_that_cannot_be_built_on_open_keep_the_file(tmp_path: Path) -> None:
+    """A full disk when the dropped indexes are rebuilt: the file is kept as it is."""
+    path = tmp_path / "mirror.db"
+    store, _ = MirrorStore.open(path)
+    store.set_libraries(SECTIONS)
+    assert store.defer_indexes(10 * DEFER_MIN)
+    store.upsert_items("1", [movie("1", "Heat")], progress=(1, 1))
+    store.close()
+    full, recovered = FullDiskStore.open(path)
+    try:
+        assert recovered is False
+        assert not list(tmp_path.glob("*.corrupt-*"))
+        assert full.rating_keys("1", 1) == {"1"}
+        assert [hit.item.rating_key for hit in full.search("heat")] == ["1"]
+    finally:
+        full.close()
+    # Room again: the next open (or the end of the next sync) builds them.
+    again, _ = MirrorStore.open(path)
+    try:
+        assert set(DEFERRABLE_INDEXES) <= _indexes(again)
+    finally:
+        again.close()
+
+
 def test_upserts_leave_foreign_keys_on(store: MirrorStore) -> None:
     """Upserts skip the reference checks of their own rows, and only those."""
     store.upsert_items("1", [movie("1", "Heat", Genre=tags("Crime"))])

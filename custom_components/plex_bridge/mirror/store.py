@@ -730,13 +730,33 @@ class MirrorStore:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            return cls(cls._connect(path, check=path.exists()), path), False
+            store = cls(cls._connect(path, check=path.exists()), path)
         except sqlite3.DatabaseError as err:
             _LOGGER.warning(
                 "Mirror database %s is unusable (%s); starting afresh", path, err
             )
+        else:
+            store._restore_dropped_indexes()
+            return store, False
         cls._move_aside(path)
         return cls(cls._connect(path, check=False), path), True
+
+    def _restore_dropped_indexes(self) -> None:
+        """Build the indexes a killed big full sync left dropped, if it can.
+
+        Not being able to (a full disk) is no reason to give the file up: reads
+        are right without them. They stay marked as dropped, and the end of the
+        next sync run tries again.
+        """
+        self._indexes_deferred = True
+        try:
+            self.restore_indexes()
+        except sqlite3.OperationalError as err:
+            _LOGGER.warning(
+                "Mirror database %s: could not build its indexes (%s); will retry",
+                self.path,
+                err,
+            )
 
     @classmethod
     def _connect(cls, path: Path, *, check: bool) -> sqlite3.Connection:
@@ -760,8 +780,6 @@ class MirrorStore:
                         "quick_check: " + "; ".join(map(str, result))
                     )
             cls._migrate(connection)
-            # An interrupted big full sync may have left its indexes dropped.
-            _build_indexes(connection)
         except BaseException:
             connection.close()
             raise
