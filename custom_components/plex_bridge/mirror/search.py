@@ -733,9 +733,10 @@ class _Matches:
       column, filters applied, that the filters make the costly part) serves both
       title passes: when it found every match, the own-title pass is those whose title
       has every word (checked in SQL), with no walk of its own;
-    - over the titles, the first walk stops at ``_READ_ALL`` + 1 matches: when there
-      are no more (a query of several words, or a narrow filter), their text is read
-      once and both title passes are checked in Python (``_few``).
+    - over the titles, when few matches are expected (``_Terms.estimate``, as for
+      most queries of several words), a first walk stops at ``_READ_ALL`` + 1: when
+      there are no more, their text is read once and both title passes are checked
+      in Python (``_read_few``), with no other walk.
     """
 
     def __init__(
