@@ -50,7 +50,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.exceptions import ConfigEntryAuthFailed, HomeAssistantError
 from homeassistant.helpers.debounce import Debouncer
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
@@ -420,8 +420,20 @@ class PlexSessionsCoordinator(DataUpdateCoordinator[SessionsData]):
         self.async_set_updated_data(self.data)
 
     async def async_scan_clients(self) -> None:
-        """Read ``/clients`` and sessions now (the "scan clients" button)."""
+        """Read ``/clients`` and sessions now (the "scan clients" button).
+
+        A read that fails is the button's error, so that the user who pressed it
+        learns why nothing changed (the quality scale's action-exceptions).
+        """
         await self.async_refresh()
+        if not self.last_update_success:
+            err = self.last_exception
+            cause = err.__cause__ if err is not None and err.__cause__ else err
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="update_failed",
+                translation_placeholders={"error": str(cause)},
+            )
 
     def _apply_sessions(self, sessions: list[PlexSession], since: int) -> None:
         """Replace the live sessions with a fresh read, firing playback events.

@@ -19,6 +19,7 @@ from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant import block_async_io
+from homeassistant.components.button import DOMAIN as BUTTON_DOMAIN, SERVICE_PRESS
 from homeassistant.components.media_player import (
     DOMAIN as MEDIA_PLAYER_DOMAIN,
     SERVICE_MEDIA_PAUSE,
@@ -48,6 +49,7 @@ LIVING_ROOM = "media_player.living_room_tv"
 PLAYER = "Living Room TV"
 PLAYER_ID = "1234567890123456-com-plexapp-android"
 WEBSOCKET = "/:/websockets/notifications"
+SCAN_CLIENTS = "button.plex_bridge_emulator_scan_clients"
 NOTIFICATIONS_MODULE = "custom_components.plex_bridge.api.notifications"
 RECENTLY_ADDED = "sensor.plex_bridge_emulator_recently_added"
 LIVE_ENTITIES = (
@@ -613,3 +615,30 @@ async def test_service_call_on_a_slow_server_fails_within_the_timeout(
     held.release()
     # The player is still there, as it was: one command failed, the server did not.
     assert hass.states.get(LIVING_ROOM).state == MediaPlayerState.PLAYING  # type: ignore[union-attr]
+
+
+async def test_scan_clients_on_a_server_that_fails_says_why(
+    hass: HomeAssistant, plex_server: PlexEmulator, loaded_entry: MockConfigEntry
+) -> None:
+    """The scan-clients button on a server that does not answer: a translated error."""
+    fault = plex_server.faults.add("/clients", status=503)
+    with pytest.raises(HomeAssistantError) as raised:
+        await hass.services.async_call(
+            BUTTON_DOMAIN,
+            SERVICE_PRESS,
+            {ATTR_ENTITY_ID: SCAN_CLIENTS},
+            blocking=True,
+        )
+    assert raised.value.translation_domain == DOMAIN
+    assert raised.value.translation_key == "update_failed"
+    assert "HTTP 503 from /clients" in str(raised.value)
+    # The button is now unavailable with the rest, until the next read.
+    assert hass.states.get(SCAN_CLIENTS).state == STATE_UNAVAILABLE  # type: ignore[union-attr]
+    plex_server.faults.remove(fault)
+    await loaded_entry.runtime_data.sessions.async_refresh()
+    await hass.async_block_till_done()
+    plex_server.faults.reset_counts()
+    await hass.services.async_call(
+        BUTTON_DOMAIN, SERVICE_PRESS, {ATTR_ENTITY_ID: SCAN_CLIENTS}, blocking=True
+    )
+    assert plex_server.faults.count("/clients") == 1
