@@ -41,10 +41,12 @@ A big full sync (``defer_indexes``: many items coming, compared with what the fi
 holds) drops the secondary indexes (``DEFERRABLE_INDEXES``: parent links, bare titles,
 added dates, external id values) and ``restore_indexes`` builds them again at the end
 of the sync run; a file opened with any of them missing (a sync that was killed) gets
-them back in ``open``. Maintaining them row by row was a third of a first sync's time,
-building them once a small part of that. Nothing reads differently without them, only
-slower: search during a first sync sees exactly what has been committed, as it always
-does. The FTS5 tables are not deferred: they are written with the items, in the same
+them back in ``open`` (on a full disk it stays without them, and the end of the next
+sync run tries again). Maintaining them row by row was a third of a first sync's
+time, building them once a small part of that. Nothing reads differently without
+them, only slower: search during a first sync sees exactly what has been committed,
+as it always does. So no query may name one of them (``INDEXED BY``); the one search
+names, ``items_library_type``, is never dropped. The FTS5 tables are not deferred: they are written with the items, in the same
 transaction, so search never lacks an item the mirror holds, and an interrupted or
 resumed sync has nothing to rebuild.
 
