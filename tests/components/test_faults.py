@@ -642,3 +642,48 @@ async def test_scan_clients_on_a_server_that_fails_says_why(
         BUTTON_DOMAIN, SERVICE_PRESS, {ATTR_ENTITY_ID: SCAN_CLIENTS}, blocking=True
     )
     assert plex_server.faults.count("/clients") == 1
+
+
+@pytest.mark.parametrize("change", ["pause", "stop"])
+async def test_read_older_than_a_notification_does_not_undo_it(
+    hass: HomeAssistant,
+    plex_server: PlexEmulator,
+    loaded_entry: MockConfigEntry,
+    change: str,
+) -> None:
+    """A poll whose answer was read before a pause (or an end) came by push.
+
+    The poll reads ``/status/sessions`` (still playing), then waits on a slow
+    ``/clients``; meanwhile the user pauses or stops. The notification wins: the
+    older read does not make the player play again, nor start the session anew.
+    """
+    sessions = loaded_entry.runtime_data.sessions
+    session = plex_server.sessions.start_session(player=PLAYER, rating_key="1")
+    await async_wait_for_state(hass, LIVING_ROOM, MediaPlayerState.PLAYING)
+    events: list[str] = []
+
+    @callback
+    def async_playback(event: Any) -> None:
+        events.append(event.data["type"])
+
+    hass.bus.async_listen(f"{DOMAIN}_playback", async_playback)
+    held = plex_server.faults.add("/clients", hold=True, times=1)
+    read = hass.async_create_task(sessions.async_refresh())
+    await held.held()
+    if change == "pause":
+        plex_server.sessions.pause(session)
+        wanted = MediaPlayerState.PAUSED
+    else:
+        plex_server.sessions.stop_session(session)
+        wanted = MediaPlayerState.IDLE
+    # Not async_wait_for_state: it waits for every task, the held read among them.
+    await wait_for_coordinator(
+        sessions,
+        lambda: hass.states.get(LIVING_ROOM).state == wanted,  # type: ignore[union-attr]
+    )
+    held.release()
+    await read
+    await hass.async_block_till_done()
+    assert sessions.last_update_success
+    assert hass.states.get(LIVING_ROOM).state == wanted  # type: ignore[union-attr]
+    assert events == ["paused" if change == "pause" else "stopped"]
