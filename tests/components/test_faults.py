@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 import logging
+from pathlib import Path
 import time
 from typing import Any
 from unittest.mock import patch
@@ -41,6 +42,9 @@ from custom_components.plex_bridge.api import PlexConnectionError
 from custom_components.plex_bridge.api.client import REQUEST_TIMEOUT
 from custom_components.plex_bridge.const import DEFAULT_UPDATE_INTERVAL, DOMAIN
 from custom_components.plex_bridge.coordinator import MAX_BROKEN_ANSWERS
+
+# The fixture skips a test where the real-Plex reference material is missing.
+from tests.emulator.conftest import plex_reference  # noqa: F401
 from tests.plex_server import PlexEmulator
 
 from .conftest import async_wait_for_state, wait_for_coordinator, wait_for_first_sync
@@ -687,3 +691,45 @@ async def test_read_older_than_a_notification_does_not_undo_it(
     assert sessions.last_update_success
     assert hass.states.get(LIVING_ROOM).state == wanted  # type: ignore[union-attr]
     assert events == ["paused" if change == "pause" else "stopped"]
+
+
+@pytest.mark.parametrize(
+    "case",
+    [("session_base.xml", "Movie 1"), ("livetv_sessions.xml", None)],
+    ids=["transcoded_movie", "live_tv_without_player"],
+)
+async def test_real_plex_answer_in_xml_is_read(  # noqa: PLR0917 - fixtures
+    hass: HomeAssistant,
+    plex_server: PlexEmulator,
+    loaded_entry: MockConfigEntry,
+    plex_reference: Path,  # noqa: F811 - the imported fixture
+    caplog: pytest.LogCaptureFixture,
+    case: tuple[str, str | None],
+) -> None:
+    """Real Plex's own bytes, as XML although JSON was asked for (a proxy's doing).
+
+    ``session_base.xml`` plays on the Living Room TV (the capture's player);
+    ``livetv_sessions.xml`` names no player or session key: no session, no error.
+    """
+    capture, plays = case
+    sessions = loaded_entry.runtime_data.sessions
+    body = (plex_reference / "captures" / capture).read_bytes()
+    body = body.replace(b"{user_id}", b"1")
+    caplog.clear()
+    fault = plex_server.faults.add(
+        "/status/sessions", body=body, content_type="text/xml"
+    )
+    await sessions.async_refresh()
+    await hass.async_block_till_done()
+    assert fault.fired == 1
+    assert sessions.last_update_success
+    assert warnings_and_worse(caplog) == []
+    state = hass.states.get(LIVING_ROOM)
+    assert state is not None
+    if plays is None:
+        assert sessions.data.sessions == {}
+        assert state.state != MediaPlayerState.PLAYING
+    else:
+        assert state.state == MediaPlayerState.PLAYING
+        assert state.attributes["media_title"] == plays
+    plex_server.faults.remove(fault)
