@@ -1,6 +1,11 @@
 """Faults of the server and the network, through Home Assistant, with the emulator's faults.
 
-Each test says what the user sees when that fault happens, and checks it. Faults
+Each test says what the user sees when that fault happens, and checks it: the server
+down at start, a refused token, websocket gaps and a websocket that never connects,
+unreadable and odd answers (and real Plex's captured bytes), reads racing
+notifications, a slow server under Home Assistant's loop-block detection, and actions
+on a failing server. What counts as "the server is down" is written in coordinator.py's
+module docstring. Faults
 proven elsewhere (see README "Reliability") are not repeated here: the server gone
 while running (test_coordinator), the 10-minute repair (test_repairs), interrupted
 syncs (tests/mirror/test_sync), a corrupt mirror file (test_mirror) and the unusual
