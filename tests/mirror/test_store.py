@@ -664,6 +664,33 @@ def test_new_tags_in_one_batch_get_one_row_each(store: MirrorStore) -> None:
     )
 
 
+def test_a_full_disk_mid_batch_leaves_the_store_usable(store: MirrorStore) -> None:
+    """SQLite's own SQLITE_FULL rolls back the batch; the same store writes again.
+
+    SQLite ends the transaction itself on a full disk, so the store must not
+    raise a second error from its ROLLBACK, and must forget the tag ids of the
+    rolled-back rows (before, every later upsert failed on a foreign key).
+    ``max_page_count`` is SQLite's own limit, the file's "disk".
+    """
+    db = store.connection
+    store.upsert_items("1", [movie("1", "Heat", Genre=tags("Crime"))])
+    (pages,) = db.execute("PRAGMA page_count").fetchone()
+    db.execute(f"PRAGMA max_page_count = {pages}")
+    many = [
+        movie(str(key), f"Film {key}", summary="x" * 2000, Genre=tags(f"G{key}"))
+        for key in range(2, 400)
+    ]
+    with pytest.raises(sqlite3.OperationalError, match="full"):
+        store.upsert_items("1", many)
+    assert store.rating_keys("1", 1) == {"1"}
+
+    db.execute("PRAGMA max_page_count = 1073741823")
+    store.upsert_items("1", many)
+    assert len(store.rating_keys("1", 1)) == 399
+    assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert [hit.item.rating_key for hit in store.search(None, genre="g7")] == ["7"]
+
+
 def test_a_crash_mid_transaction_leaves_the_last_commit(tmp_path: Path) -> None:
     """An open transaction that never commits (a killed process) is not in the file."""
     path = tmp_path / "mirror.db"

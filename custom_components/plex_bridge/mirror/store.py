@@ -67,7 +67,7 @@ from collections.abc import (
     Sequence,
     Set as AbstractSet,
 )
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 import functools
 import json
@@ -839,12 +839,17 @@ class MirrorStore:
             cursor.execute("BEGIN IMMEDIATE")
             try:
                 yield cursor
+                cursor.execute("COMMIT")
             except BaseException:
-                cursor.execute("ROLLBACK")
+                # The caches first: they may name rows the rollback removes.
                 self._tag_ids.clear()
                 self._vocabulary = None
+                # SQLite may have rolled back itself (SQLITE_FULL, a failed
+                # COMMIT); a second ROLLBACK would raise and hide the cause.
+                if self._db.in_transaction:
+                    with suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
                 raise
-            cursor.execute("COMMIT")
         finally:
             if not check_references:
                 self._db.execute("PRAGMA foreign_keys = ON")
