@@ -7,6 +7,8 @@ from pathlib import Path
 import struct
 import tomllib
 
+import yaml
+
 from custom_components.plex_bridge.const import DOMAIN
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,3 +101,18 @@ def png_size(path: Path) -> tuple[int, int]:
 def test_brand_icons_have_the_sizes_home_assistant_expects() -> None:
     assert png_size(INTEGRATION / "brand" / "icon.png") == (256, 256)
     assert png_size(INTEGRATION / "brand" / "icon@2x.png") == (512, 512)
+
+
+def test_quality_scale_parses_with_every_rule_stated() -> None:
+    """quality_scale.yaml is YAML that hassfest reads: a status for each rule.
+
+    An unquoted ``: `` in a comment once made the whole file unreadable.
+    """
+    path = ROOT / "custom_components" / DOMAIN / "quality_scale.yaml"
+    rules = yaml.safe_load(path.read_text(encoding="utf-8"))["rules"]
+    assert len(rules) == 54
+    for name, rule in rules.items():
+        status = rule if isinstance(rule, str) else rule["status"]
+        assert status in {"done", "todo", "exempt"}, name
+        if status == "exempt":
+            assert isinstance(rule, dict) and rule.get("comment"), name
