@@ -4,8 +4,12 @@ A player's entity is created the first time the sessions coordinator sees it (in
 ``/clients`` or in a session) and stays until it has been unseen for the entry's
 ``player_retention`` (``presence.py``): a player that plays nothing is
 ``idle`` while ``/clients`` lists it and ``off`` when it does not, never
-``unavailable``. Only a server that does not answer makes players unavailable (the
-coordinator's ``last_update_success``, ``CoordinatorEntity.available``).
+``unavailable``. Only a server that does not answer makes players unavailable
+(``entity.shows_state``: a refused token awaiting reauthentication keeps the last
+good read shown).
+
+A player writes its state only when its own attributes changed: the coordinator
+tells every player of every session's news (``_handle_coordinator_update``).
 
 Position: the coordinator keeps each session's position as (offset, when read) and
 corrects it on every change of state and every seek. The entity hands both to Home
