@@ -738,3 +738,47 @@ async def test_real_plex_answer_in_xml_is_read(  # noqa: PLR0917 - fixtures
         assert state.state == MediaPlayerState.PLAYING
         assert state.attributes["media_title"] == plays
     plex_server.faults.remove(fault)
+
+
+@pytest.mark.parametrize("failures", [1, 2, 3])
+async def test_a_read_retries_server_errors_with_backoff_then_says_why(
+    hass: HomeAssistant,
+    plex_server: PlexEmulator,
+    loaded_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+    failures: int,
+) -> None:
+    """An action's read rides out two 5xx answers in a row; a third is its error.
+
+    The client retries a GET twice, after a jittered backoff that doubles (logged
+    at debug level with the wait), so a blip costs the user nothing; three failures
+    end in a translated error. Never more than three requests, and the breaker
+    (which opens at five) stays shut: the players stay available.
+    """
+    path = "/library/sections/1/recentlyAdded"
+    fault = plex_server.faults.add(path, status=503, times=failures)
+    asked = plex_server.faults.path_counts[path]
+    data = {"library": "Movies", "limit": 7}
+    with caplog.at_level(logging.DEBUG, logger="custom_components.plex_bridge"):
+        if failures < 3:
+            result = await hass.services.async_call(
+                DOMAIN, "recently_added", data, blocking=True, return_response=True
+            )
+            assert isinstance(result, dict)
+            assert result["items"]
+        else:
+            with pytest.raises(HomeAssistantError) as raised:
+                await hass.services.async_call(
+                    DOMAIN, "recently_added", data, blocking=True, return_response=True
+                )
+            assert raised.value.translation_key is not None
+            assert "503" in str(raised.value)
+    assert fault.fired == failures
+    assert plex_server.faults.path_counts[path] - asked == min(failures + 1, 3)
+    waits = [r for r in caplog.records if r.getMessage().startswith("Retrying GET")]
+    assert len(waits) == min(failures, 2)
+    assert all(r.levelno == logging.DEBUG for r in waits)
+    assert loaded_entry.runtime_data.client.breaker.as_dict()["state"] == "closed"
+    state = hass.states.get(LIVING_ROOM)
+    assert state is not None
+    assert state.state != STATE_UNAVAILABLE
