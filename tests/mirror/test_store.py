@@ -454,6 +454,38 @@ def test_remove_music_photos_and_episodes_without_their_season(
     assert store.remove_items([]) == 0
 
 
+def test_grandchildren_are_looked_for_only_under_possible_grandparents(
+    store: MirrorStore,
+) -> None:
+    """Removing leaves skips the whole-table grandparent scan; a show still has it.
+
+    A key the mirror does not hold may still be the grandparent of leaves it has
+    (an episode refetched before its show): those go too.
+    """
+    bb = show("100", "Breaking Bad")
+    first = season("101", bb, 1)
+    store.upsert_items(
+        "2",
+        [first, episode("1011", first, 1, "Pilot"), episode("1012", first, 2, "Cat")],
+    )
+    store.upsert_items("1", [movie("1", "Heat"), movie("2", "Ronin")])
+    scans: list[str] = []
+    store.connection.set_trace_callback(
+        lambda sql: scans.append(sql) if "grandparent_key IN" in sql else None
+    )
+    try:
+        assert store.remove_items(["1", "1012"]) == 2
+        assert scans == []
+        # The show is not in the mirror, but its season's episode goes with it.
+        store.connection.execute("DELETE FROM items WHERE rating_key = '101'")
+        assert store.remove_items(["100"]) == 1
+        assert len(scans) == 1
+    finally:
+        store.connection.set_trace_callback(None)
+    assert store.item("1011") is None
+    assert store.item("2") is not None
+
+
 def test_sync_state_progress_and_finish(store: MirrorStore) -> None:
     """Progress is saved with the items; finish_library clears it and sets the cursor."""
     assert store.sync_state("1").progress == {}

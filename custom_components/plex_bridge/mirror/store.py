@@ -1104,10 +1104,20 @@ class MirrorStore:
             )
             # Leaves whose parent the mirror lacks (an episode of a season it has not
             # seen) still go with their grandparent: one scan, no index to maintain.
-            cursor.execute(
-                "INSERT OR IGNORE INTO temp.doomed SELECT rating_key FROM items "
-                "WHERE grandparent_key IN (SELECT rating_key FROM temp.doomed)"
-            )
+            # Only a show, an artist or a photo album can be a grandparent, or a key
+            # the mirror does not hold (its children may be here without it); a
+            # deleted movie, episode or track (the usual case) skips the scan.
+            (may_have_grandchildren,) = cursor.execute(
+                "SELECT EXISTS (SELECT 1 FROM json_each(?) AS asked"
+                " LEFT JOIN items ON items.rating_key = asked.value"
+                " WHERE items.rating_key IS NULL OR items.type IN (2, 8, 14))",
+                (json.dumps(keys),),
+            ).fetchone()
+            if may_have_grandchildren:
+                cursor.execute(
+                    "INSERT OR IGNORE INTO temp.doomed SELECT rating_key FROM items "
+                    "WHERE grandparent_key IN (SELECT rating_key FROM temp.doomed)"
+                )
             for table in ("search_titles", "search_text"):
                 cursor.execute(
                     f"DELETE FROM {table} WHERE rowid IN (SELECT id FROM items "  # noqa: S608 - constant names
