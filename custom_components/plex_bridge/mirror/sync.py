@@ -16,10 +16,11 @@ most ``IN_FLIGHT + 1`` pages are held in memory. The next type's first pages are
 fetched while the last ones of the type before are written (the pipe does not run
 dry between types). The cost grows with pages, never with shows or artists. A
 library with many items to write has the store drop its secondary indexes first
-(``MirrorStore.defer_indexes``); they are built again at the end of the run. Each page's transaction saves the type's next offset
-(``SyncState.progress``); an interrupted full sync (cancelled, the server gone,
-the disk failing, the process killed) leaves the mirror at its last commit, and the
-next full sync continues from those offsets. After the last page the mirror's
+(``MirrorStore.defer_indexes``); they are built again at the end of the run. Each
+page's transaction saves the type's next offset (``SyncState.progress``); an
+interrupted full sync (cancelled, the server gone, the disk failing, the process
+killed) leaves the mirror at its last commit, and the next full sync continues from
+those offsets. After the last page the mirror's
 count per type is compared with the server's ``totalSize``; on a difference the
 keys are reconciled (see deletions). Only then does ``finish_library`` clear the
 progress and set the cursor: the newest ``updatedAt`` / ``addedAt`` /
@@ -70,10 +71,9 @@ movie (more ranges cost more in counts than they save in reads, measured on the
 large library). Types too small to cut (under
 ``2 * RANGE_MIN`` items, or an item without ``addedAt``): every key of the type
 is read (the listing without ``includeGuids``, in pages of ``KEYS_PAGE_SIZE``).
-Keys the mirror lacks are fetched; keys the server
-lacks are checked once more by a batched ``/library/metadata/{ids}`` (a key that
-a concurrent change moved across a page boundary must not be deleted) and removed
-with their children. Parents of whatever was added or removed are read again:
+Keys the mirror lacks are fetched; keys the server lacks are checked once more by a
+batched ``/library/metadata/{ids}`` (a key that a concurrent change moved across a
+page boundary must not be deleted) and removed with their children. Parents of whatever was added or removed are read again:
 their child and leaf counts (and so their watched state) changed with them.
 
 Re-reads
