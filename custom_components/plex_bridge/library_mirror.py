@@ -334,7 +334,7 @@ class PlexMirror:
         if recovered:
             mirror._async_rebuilt()
         else:
-            ir.async_delete_issue(hass, DOMAIN, f"{ISSUE_REBUILT}_{entry.entry_id}")
+            mirror._async_clear_issue(ISSUE_REBUILT)
         mirror.synced = await mirror._async_has_synced()
         return mirror
 
@@ -347,19 +347,33 @@ class PlexMirror:
             self.server.friendly_name,
         )
         self.synced = False
+        self._async_raise_issue(
+            ISSUE_REBUILT, ir.IssueSeverity.WARNING, path=str(self.path)
+        )
+
+    @callback
+    def _async_raise_issue(
+        self, key: str, severity: ir.IssueSeverity, **placeholders: str
+    ) -> None:
+        """Raise the mirror's repairs issue ``key`` (one per entry), server named."""
         ir.async_create_issue(
             self.hass,
             DOMAIN,
-            f"{ISSUE_REBUILT}_{self.entry.entry_id}",
+            f"{key}_{self.entry.entry_id}",
             is_fixable=False,
             is_persistent=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key=ISSUE_REBUILT,
+            severity=severity,
+            translation_key=key,
             translation_placeholders={
                 "server": self.server.friendly_name,
-                "path": str(self.path),
+                **placeholders,
             },
         )
+
+    @callback
+    def _async_clear_issue(self, key: str) -> None:
+        """Remove the mirror's repairs issue ``key``, if it is up."""
+        ir.async_delete_issue(self.hass, DOMAIN, f"{key}_{self.entry.entry_id}")
 
     async def _async_reopen(self) -> None:
         """Close the file and open it again, after SQLite failed a write.
@@ -708,9 +722,7 @@ class PlexMirror:
             ) from err
         if self.disk_full:
             self.disk_full = False
-            ir.async_delete_issue(
-                self.hass, DOMAIN, f"{ISSUE_DISK_FULL}_{self.entry.entry_id}"
-            )
+            self._async_clear_issue(ISSUE_DISK_FULL)
         if not targeted:
             await self._async_succeeded(result)
             if self._retry is not None:
@@ -743,18 +755,11 @@ class PlexMirror:
             self.last_error,
         )
         if self.failures >= FAILURES_FOR_ISSUE and not self.disk_full:
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
-                f"{ISSUE_SYNC_FAILED}_{self.entry.entry_id}",
-                is_fixable=False,
-                severity=ir.IssueSeverity.ERROR,
-                translation_key=ISSUE_SYNC_FAILED,
-                translation_placeholders={
-                    "server": self.server.friendly_name,
-                    "failures": str(self.failures),
-                    "error": self.last_error,
-                },
+            self._async_raise_issue(
+                ISSUE_SYNC_FAILED,
+                ir.IssueSeverity.ERROR,
+                failures=str(self.failures),
+                error=self.last_error,
             )
         self._async_notify()
 
@@ -771,29 +776,17 @@ class PlexMirror:
             )
         self.disk_full = True
         # One cause, one issue: the full disk says more than "failed 3 times".
-        ir.async_delete_issue(
-            self.hass, DOMAIN, f"{ISSUE_SYNC_FAILED}_{self.entry.entry_id}"
-        )
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            f"{ISSUE_DISK_FULL}_{self.entry.entry_id}",
-            is_fixable=False,
-            is_persistent=False,
-            severity=ir.IssueSeverity.ERROR,
-            translation_key=ISSUE_DISK_FULL,
-            translation_placeholders={
-                "server": self.server.friendly_name,
-                "path": str(self.path) if self.path is not None else "",
-                "error": reason,
-            },
+        self._async_clear_issue(ISSUE_SYNC_FAILED)
+        self._async_raise_issue(
+            ISSUE_DISK_FULL,
+            ir.IssueSeverity.ERROR,
+            path=str(self.path) if self.path is not None else "",
+            error=reason,
         )
 
     async def _async_succeeded(self, result: SyncResult) -> None:
         if self.failures:
-            ir.async_delete_issue(
-                self.hass, DOMAIN, f"{ISSUE_SYNC_FAILED}_{self.entry.entry_id}"
-            )
+            self._async_clear_issue(ISSUE_SYNC_FAILED)
         if not self.synced:
             # An incremental sync of a library never synced is a full one.
             self.synced = await self._async_has_synced()

@@ -867,31 +867,50 @@ class MirrorSync:
         semaphore = asyncio.Semaphore(IN_FLIGHT)
         keys: set[str] = set()
 
-        async def listing(chunk: Sequence[str]) -> None:
-            start = 0
-            while True:
-                async with semaphore:
-                    items, total = await self._client.section_metadata(
-                        run.key,
-                        plex_type,
-                        start=start,
-                        size=KEYS_PAGE_SIZE,
-                        filters={field: ",".join(chunk)},
-                        sort=FULL_SORT,
-                        guids=False,
-                    )
-                keys.update(str(item.get("ratingKey")) for item in items)
-                start += len(items)
-                if not items or start >= total:
-                    return
-
         await _all(
             *(
-                listing(parents[index : index + BATCH_SIZE])
+                self._listed_keys(
+                    run.key,
+                    plex_type,
+                    {field: ",".join(parents[index : index + BATCH_SIZE])},
+                    semaphore,
+                    keys,
+                )
                 for index in range(0, len(parents), BATCH_SIZE)
             )
         )
         return keys
+
+    async def _listed_keys(
+        self,
+        library_key: str,
+        plex_type: int,
+        filters: Mapping[str, str | int],
+        semaphore: asyncio.Semaphore,
+        keys: set[str],
+    ) -> None:
+        """Add the rating keys of one filtered listing to ``keys``, page after page.
+
+        Keys only (no GUIDs); each page's dicts go as soon as it is read. Pages of
+        one listing follow each other; ``semaphore`` bounds the requests of all the
+        listings run at once.
+        """
+        start = 0
+        while True:
+            async with semaphore:
+                items, total = await self._client.section_metadata(
+                    library_key,
+                    plex_type,
+                    start=start,
+                    size=KEYS_PAGE_SIZE,
+                    filters=filters,
+                    sort=FULL_SORT,
+                    guids=False,
+                )
+            keys.update(str(item.get("ratingKey")) for item in items)
+            start += len(items)
+            if not items or start >= total:
+                return
 
     async def _diff_by_range(
         self, run: _LibraryRun, plex_type: int
@@ -934,26 +953,12 @@ class MirrorSync:
             index for index, total in enumerate(totals) if total != local[index]
         ]
         server: set[str] = set()
-
-        async def read(filters: Mapping[str, int]) -> None:
-            start = 0
-            while True:
-                async with semaphore:
-                    items, total = await self._client.section_metadata(
-                        run.key,
-                        plex_type,
-                        start=start,
-                        size=KEYS_PAGE_SIZE,
-                        filters=filters,
-                        sort=FULL_SORT,
-                        guids=False,
-                    )
-                server.update(str(item.get("ratingKey")) for item in items)
-                start += len(items)
-                if not items or start >= total:
-                    return
-
-        await _all(*(read(bounds[index]) for index in differing))
+        await _all(
+            *(
+                self._listed_keys(run.key, plex_type, bounds[index], semaphore, server)
+                for index in differing
+            )
+        )
         wanted = set(differing)
         mine = {key for stamp, key in stamps if bisect_right(edges, stamp) in wanted}
         every = {key for _, key in stamps}
