@@ -9,7 +9,6 @@ disk fails on the n-th write (a store subclass: a fake disk, not a fake server).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -53,24 +52,6 @@ def emulator_counts(emu: PlexEmulator) -> dict[str, dict[int, int]]:
         }
         for section in emu.library.sections.values()
     }
-
-
-@pytest.fixture
-async def client(plex_server: PlexEmulator) -> AsyncIterator[PlexClient]:
-    """Our client on its own session (no retry delays: jitter 0)."""
-    async with aiohttp.ClientSession() as session:
-        yield PlexClient(
-            session, plex_server.url, plex_server.token, jitter=lambda: 0.0
-        )
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[MirrorDB]:
-    """A real mirror file in tmp_path."""
-    mirror, recovered = await MirrorDB.open(tmp_path / "mirror.db")
-    assert not recovered
-    yield mirror
-    await mirror.close()
 
 
 @pytest.fixture

@@ -10,11 +10,9 @@ ends with every index and a complete full-text index.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, ClassVar
 
-import aiohttp
 import pytest
 
 from custom_components.plex_bridge.api.client import PlexClient
@@ -32,23 +30,6 @@ from custom_components.plex_bridge.mirror.sync import (
 from tests.plex_server import PlexEmulator
 
 from .test_sync import counts, emulator_counts
-
-
-@pytest.fixture
-async def client(plex_server: PlexEmulator) -> AsyncIterator[PlexClient]:
-    """Our client on its own session (no retry delays)."""
-    async with aiohttp.ClientSession() as session:
-        yield PlexClient(
-            session, plex_server.url, plex_server.token, jitter=lambda: 0.0
-        )
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[MirrorDB]:
-    """A real mirror file in tmp_path."""
-    mirror, _ = await MirrorDB.open(tmp_path / "mirror.db")
-    yield mirror
-    await mirror.close()
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,6 @@ trace on the session (what went on the wire, not a patched client).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -43,14 +42,6 @@ async def traced(
             session, plex_server.url, plex_server.token, jitter=lambda: 0.0
         )
         yield client, sent
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[MirrorDB]:
-    """A real mirror file in tmp_path."""
-    mirror, _ = await MirrorDB.open(tmp_path / "mirror.db")
-    yield mirror
-    await mirror.close()
 
 
 @pytest.fixture
