@@ -255,6 +255,25 @@ def committed_before(
     return sum(counts[t] for t in types[: types.index(plex_type)]) + offset
 
 
+async def wait_for_pages_before(
+    mirror: PlexMirror, emu: PlexEmulator, library: str, plex_type: int, offset: int
+) -> None:
+    """Until the full sync has committed every page before this one.
+
+    The pages are written in order, so while this page is held, the sync's
+    progress reaches the items of the pages before it.
+    """
+    before = committed_before(emu, library, plex_type, offset)
+    await wait_for(
+        mirror,
+        lambda: (
+            mirror.progress is not None
+            and mirror.progress.library_key == library
+            and mirror.progress.done >= before
+        ),
+    )
+
+
 def expected_at_commit(
     emu: PlexEmulator, library: str, plex_type: int, offset: int
 ) -> dict[str, dict[int, int]]:
@@ -336,16 +355,7 @@ async def test_full_sync_interrupted_resumes(  # noqa: PLR0917 - fixtures
     assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await fault.held()
     mirror = mirror_of(mock_config_entry)
-    before = committed_before(plex_server, library, plex_type, offset)
-    # The pages before the held one are written in order: wait for their commit.
-    await wait_for(
-        mirror,
-        lambda: (
-            mirror.progress is not None
-            and mirror.progress.library_key == library
-            and mirror.progress.done >= before
-        ),
-    )
+    await wait_for_pages_before(mirror, plex_server, library, plex_type, offset)
 
     match interruption:
         case "cancelled":
@@ -713,15 +723,7 @@ async def test_home_assistant_stops_during_a_sync(
     assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await fault.held()
     mirror = mirror_of(mock_config_entry)
-    before = committed_before(plex_server, library, plex_type, offset)
-    await wait_for(
-        mirror,
-        lambda: (
-            mirror.progress is not None
-            and mirror.progress.library_key == library
-            and mirror.progress.done >= before
-        ),
-    )
+    await wait_for_pages_before(mirror, plex_server, library, plex_type, offset)
 
     await hass.async_stop()
     assert not fault._released.is_set()  # the held page was never answered
