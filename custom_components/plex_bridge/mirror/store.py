@@ -451,23 +451,33 @@ def index_columns(
 ) -> tuple[str, str, str, str, str]:
     """The normalised text the FTS5 tables index for an item.
 
-    ``(title, context, original, people, summary)``: the context of an episode is its
-    show, of a track its artist and album, of anything else its parent (a season's
-    show, an album's artist, a photo's album).
+    ``(title, context, original, people, summary)``, as ``upsert_items`` writes
+    them (it builds the same columns in its one pass, through ``index_context``).
     """
-    if plex_type == 4:
-        context = text.normalize(grandparent_title)
-    elif plex_type == 10:
-        context = text.index_text(grandparent_title, parent_title)
-    else:
-        context = text.normalize(parent_title)
     return (
         text.index_title(title),
-        context,
+        index_context(
+            plex_type, parent_title=parent_title, grandparent_title=grandparent_title
+        ),
         text.normalize(original_title),
         text.index_text(*people),
         text.normalize(summary),
     )
+
+
+def index_context(
+    plex_type: int, *, parent_title: str | None, grandparent_title: str | None
+) -> str:
+    """The context the title index holds for an item, normalised.
+
+    An episode's is its show, a track's its artist and album, anything else's its
+    parent (a season's show, an album's artist, a photo's album).
+    """
+    if plex_type == 4:
+        return text.normalize(grandparent_title)
+    if plex_type == 10:
+        return text.index_text(grandparent_title, parent_title)
+    return text.normalize(parent_title)
 
 
 _IMDB_FAST: Final = re.compile(r"tt\d{5,10}")
@@ -667,17 +677,15 @@ def _convert(
                     position += 1
     for scheme, value in _guids(guid, get("Guid")).items():
         batch.external.append((item_id, scheme, value))
-    if plex_type == 4:
-        context = text.normalize(grandparent_title)
-    elif plex_type == 10:
-        context = text.index_text(grandparent_title, parent_title)
-    else:
-        context = text.normalize(parent_title)
     batch.fts_titles.append(
         (
             item_id,
             title_text,
-            context,
+            index_context(
+                plex_type,
+                parent_title=parent_title,
+                grandparent_title=grandparent_title,
+            ),
             text.normalize(original_title),
         )
     )
