@@ -30,9 +30,12 @@ def entry_options() -> dict[str, Any]:
 
 
 def config_entry_for(
-    emu: PlexEmulator, options: dict[str, Any] | None = None
+    emu: PlexEmulator,
+    options: dict[str, Any] | None = None,
+    *,
+    token: str | None = None,
 ) -> MockConfigEntry:
-    """A config entry (version 1.2) for an emulated server."""
+    """A config entry (version 1.2) for an emulated server (the owner's token)."""
     return MockConfigEntry(
         domain=DOMAIN,
         title=emu.name,
@@ -41,7 +44,7 @@ def config_entry_for(
         minor_version=2,
         data={
             CONF_URL: emu.url,
-            CONF_TOKEN: emu.token,
+            CONF_TOKEN: emu.token if token is None else token,
             CONF_VERIFY_SSL: True,
         },
         options=options or {},
@@ -116,6 +119,45 @@ async def wait_for_first_sync(entry: MockConfigEntry) -> None:
                 woken.clear()
     finally:
         unsubscribe()
+
+
+MAX_LOOP_TURNS = 100_000
+
+
+async def async_until(
+    predicate: Callable[[], bool],
+    describe: Callable[[], str] = str,
+    *,
+    turns: int = MAX_LOOP_TURNS,
+) -> None:
+    """Turn the event loop until ``predicate()`` holds, at most ``turns`` times.
+
+    For what nothing announces. No sleeping; bounded by loop turns (each lets
+    loopback I/O through), since under ``freezer`` the loop's clock (and so
+    ``asyncio.timeout``) stands still.
+    """
+    for _ in range(turns):
+        if predicate():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError(f"the condition never held: {describe()}")
+
+
+async def async_wait_for_notifications(
+    entry: MockConfigEntry, count: int, *, turns: int = MAX_LOOP_TURNS
+) -> None:
+    """Until the entry's router has received ``count`` notifications.
+
+    Nothing in Home Assistant announces a notification that only schedules a later
+    refresh, so the test turns the loop (which reads the websocket) until the
+    router has counted it.
+    """
+    router = entry.runtime_data.router
+    await async_until(
+        lambda: router.received >= count,
+        lambda: f"{router.received} notifications of {count} arrived",
+        turns=turns,
+    )
 
 
 async def async_wait_for_state(

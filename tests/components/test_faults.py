@@ -52,7 +52,12 @@ from custom_components.plex_bridge.coordinator import MAX_BROKEN_ANSWERS
 from tests.emulator.conftest import plex_reference  # noqa: F401
 from tests.plex_server import PlexEmulator
 
-from .conftest import async_wait_for_state, wait_for_coordinator, wait_for_first_sync
+from .conftest import (
+    async_until,
+    async_wait_for_state,
+    wait_for_coordinator,
+    wait_for_first_sync,
+)
 
 LIVING_ROOM = "media_player.living_room_tv"
 PLAYER = "Living Room TV"
@@ -425,26 +430,10 @@ async def test_server_errors_open_the_breaker_one_probe_per_cool_down(
     assert breaker.as_dict()["state"] == "closed"
 
 
-MAX_LOOP_TURNS = 100_000
 NEVER_CONNECTS: dict[str, dict[str, Any]] = {
     "upgrade_refused": {"status": 503},
     "closed_at_once": {"ws_drop": True},
 }
-
-
-async def async_until(
-    predicate: Callable[[], bool], describe: Callable[[], str] = str
-) -> None:
-    """Turn the event loop until ``predicate()`` holds.
-
-    Under ``freezer`` the loop's clock stands still, so no ``asyncio.timeout``
-    can bound the wait: loop turns do (each lets loopback I/O through).
-    """
-    for _ in range(MAX_LOOP_TURNS):
-        if predicate():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError(f"the condition never held: {describe()}")
 
 
 @pytest.mark.parametrize(

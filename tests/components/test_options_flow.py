@@ -6,7 +6,6 @@ the entry, so the options apply without a restart.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -37,7 +36,11 @@ from custom_components.plex_bridge.options_flow import (
 )
 from tests.plex_server import PlexEmulator
 
-from .conftest import async_wait_for_state, wait_for_coordinator
+from .conftest import (
+    async_wait_for_notifications,
+    async_wait_for_state,
+    wait_for_coordinator,
+)
 
 SERVER = "plex_bridge_emulator"
 ACTIVE_STREAMS = f"sensor.{SERVER}_active_streams"
@@ -45,7 +48,6 @@ LIVING_ROOM = "media_player.living_room_tv"
 BEDROOM = "media_player.bedroom"
 CHROME = "media_player.chrome"
 CHROME_ID = "plexweb-chrome-0001"
-MAX_LOOP_TURNS = 100_000
 
 FORM: dict[str, Any] = {
     OPTION_UPDATE_INTERVAL: 30,
@@ -72,16 +74,6 @@ def suggested(result: dict[str, Any], key: str) -> Any:
         if str(marker.schema) == key:
             return (marker.description or {}).get("suggested_value")
     raise AssertionError(f"no field {key}")
-
-
-async def async_wait_for_notifications(entry: MockConfigEntry, count: int) -> None:
-    """Turn the loop until the entry's router has received ``count`` notifications."""
-    router = entry.runtime_data.router
-    for _ in range(MAX_LOOP_TURNS):
-        if router.received >= count:
-            return
-        await asyncio.sleep(0)
-    raise AssertionError(f"{router.received} notifications of {count} arrived")
 
 
 async def test_form_offers_the_servers_accounts_and_libraries(

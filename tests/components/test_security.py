@@ -9,7 +9,6 @@ and greps all of it for the token, raw and percent-encoded.
 
 from __future__ import annotations
 
-import asyncio
 from http import HTTPStatus
 import logging
 from typing import Any
@@ -34,7 +33,12 @@ from yarl import URL
 from custom_components.plex_bridge.const import DOMAIN
 from tests.plex_server import PlexEmulator
 
-from .conftest import config_entry_for, wait_for_coordinator, wait_for_first_sync
+from .conftest import (
+    async_wait_for_notifications,
+    config_entry_for,
+    wait_for_coordinator,
+    wait_for_first_sync,
+)
 
 PLAYER = "Living Room TV"
 PLAYER_ENTITY = "media_player.living_room_tv"
@@ -305,16 +309,6 @@ OWNER_ONLY_CALLS: list[tuple[str, dict[str, Any]]] = [
 MAX_LOOP_TURNS = 2000
 
 
-async def _notifications(entry: MockConfigEntry, count: int) -> None:
-    """Turn the loop until the entry has received ``count`` notifications (no sleep)."""
-    router = entry.runtime_data.router
-    for _ in range(MAX_LOOP_TURNS):
-        if router.received >= count:
-            return
-        await asyncio.sleep(0)
-    raise AssertionError(f"{router.received} notifications of {count} arrived")
-
-
 async def test_shared_user_sees_only_their_libraries(
     hass: HomeAssistant, plex_server: PlexEmulator, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -329,15 +323,7 @@ async def test_shared_user_sees_only_their_libraries(
     caplog.set_level(logging.INFO, logger="custom_components.plex_bridge")
     alex = next(u for u in plex_server.library.shared_users if u.name == "Alex")
     plex_server.sessions.start_session(player=PLAYER, rating_key="1")
-    entry = config_entry_for(plex_server)
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title=entry.title,
-        unique_id=entry.unique_id,
-        version=entry.version,
-        minor_version=entry.minor_version,
-        data={**entry.data, "token": alex.token},
-    )
+    entry = config_entry_for(plex_server, token=alex.token)
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
@@ -381,7 +367,7 @@ async def test_shared_user_sees_only_their_libraries(
     # would start reauth); neither do a poll and the scan button.
     received = entry.runtime_data.router.received
     plex_server.sessions.start_session(player="Chrome", rating_key="1")
-    await _notifications(entry, received + 1)
+    await async_wait_for_notifications(entry, received + 1, turns=MAX_LOOP_TURNS)
     await sessions.async_refresh()
     await hass.services.async_call(
         "button",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from http import HTTPStatus
 from typing import Any
@@ -33,7 +32,7 @@ from custom_components.plex_bridge.sensor import (
 )
 from tests.plex_server import PlexEmulator
 
-from .conftest import async_wait_for_state
+from .conftest import async_wait_for_notifications, async_wait_for_state
 
 SERVER = "plex_bridge_emulator"
 ACTIVE_STREAMS = f"sensor.{SERVER}_active_streams"
@@ -41,23 +40,6 @@ BANDWIDTH = f"sensor.{SERVER}_bandwidth"
 TRANSCODES = f"sensor.{SERVER}_transcodes"
 RECENTLY_ADDED = f"sensor.{SERVER}_recently_added"
 MOVIES = f"sensor.{SERVER}_movies_library"
-MAX_LOOP_TURNS = 100_000
-
-
-async def async_wait_for_notifications(entry: MockConfigEntry, count: int) -> None:
-    """Turn the event loop until the entry has received ``count`` notifications.
-
-    Nothing in Home Assistant announces a notification that only schedules a later
-    refresh, so the test yields to the loop (which reads the websocket) until the
-    router has counted it. No sleeping; bounded by loop turns, since under
-    ``freezer`` the loop's clock (and so ``asyncio.timeout``) stands still.
-    """
-    router = entry.runtime_data.router
-    for _ in range(MAX_LOOP_TURNS):
-        if router.received >= count:
-            return
-        await asyncio.sleep(0)
-    raise AssertionError(f"{router.received} notifications of {count} arrived")
 
 
 def streams(state: State) -> list[dict[str, Any]]:
