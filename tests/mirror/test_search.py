@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from custom_components.plex_bridge.mirror.search import SearchHit
-from custom_components.plex_bridge.mirror.store import MirrorStore
+from custom_components.plex_bridge.mirror.store import FILTER_INDEX, MirrorStore
 
 from . import SECTIONS, album, artist, episode, movie, season, show, tags, track
 
@@ -327,6 +327,45 @@ def test_year_filters(store: MirrorStore) -> None:
         "Toy Story",
         "Toy Story 2",
     ]
+
+
+def test_a_filtered_word_search_tests_the_filters_in_the_covering_index(
+    store: MirrorStore,
+) -> None:
+    """The FTS walk of a filtered search reads ``items_filter``, not each item's row.
+
+    The plans of the statements the search ran (expanded with their arguments),
+    for each filter the index covers; a genre filter reads the table.
+    """
+    statements: list[str] = []
+    db = store.connection
+    db.set_trace_callback(statements.append)
+    try:
+        for filters in (
+            {"types": {"movie"}},
+            {"year_range": (1990, 2005)},
+            {"library_keys": {"1"}},
+            {"watched": False},
+            {"genre": "animation"},
+        ):
+            statements.clear()
+            assert store.search("story", **filters)
+            walks = [
+                sql
+                for sql in statements
+                if " MATCH " in sql and not sql.startswith("--")  # FTS5's own
+            ]
+            assert walks, filters
+            plans = [
+                " ".join(
+                    str(row[-1]) for row in db.execute(f"EXPLAIN QUERY PLAN {sql}")
+                )
+                for sql in walks
+            ]
+            covered = [f"COVERING INDEX {FILTER_INDEX}" in plan for plan in plans]
+            assert all(covered) if "genre" not in filters else not any(covered)
+    finally:
+        db.set_trace_callback(None)
 
 
 def test_genre_filter_includes_the_shows_genres(store: MirrorStore) -> None:

@@ -14,6 +14,7 @@ from custom_components.plex_bridge.mirror.paths import PathMapper
 from custom_components.plex_bridge.mirror.store import (
     DEFER_MIN,
     DEFERRABLE_INDEXES,
+    FILTER_INDEX,
     MIGRATIONS,
     MirrorStore,
     MirrorStoreError,
@@ -121,6 +122,34 @@ def test_an_old_file_is_migrated(tmp_path: Path) -> None:
         assert store.connection.execute("PRAGMA user_version").fetchone()[0] == len(
             MIGRATIONS
         )
+    finally:
+        store.close()
+
+
+def test_a_version_1_file_keeps_its_items_and_gains_the_filter_index(
+    tmp_path: Path,
+) -> None:
+    """Version 2 adds the covering index of filtered searches to a file with items."""
+    path = tmp_path / "mirror.db"
+    connection = sqlite3.connect(path, isolation_level=None)
+    for statement in MIGRATIONS[0]:
+        connection.execute(statement)
+    connection.execute("PRAGMA user_version = 1")
+    connection.close()
+    store, _ = MirrorStore.open(path)
+    store.set_libraries(SECTIONS)
+    store.upsert_items("1", [movie("1", "Heat", year=1995)])
+    store.connection.execute(f"DROP INDEX {FILTER_INDEX}")
+    store.connection.execute("PRAGMA user_version = 1")
+    store.close()
+
+    store, recovered = MirrorStore.open(path)
+    try:
+        assert recovered is False
+        assert store.connection.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert FILTER_INDEX in _indexes(store)
+        hits = store.search("heat", types=["movie"], year_range=(1990, 2000))
+        assert [hit.item.rating_key for hit in hits] == ["1"]
     finally:
         store.close()
 
@@ -583,8 +612,8 @@ def test_a_big_full_sync_defers_the_secondary_indexes(store: MirrorStore) -> Non
     assert set(DEFERRABLE_INDEXES) <= _indexes(store)
     assert store.defer_indexes(DEFER_MIN) is True
     assert not set(DEFERRABLE_INDEXES) & _indexes(store)
-    # The index that search names (INDEXED BY) and the unique key stay.
-    assert "items_library_type" in _indexes(store)
+    # The indexes that search names (INDEXED BY) and the unique key stay.
+    assert {"items_library_type", FILTER_INDEX} <= _indexes(store)
     assert _answers(store) == expected
     # Writes and removals work without them (a removal walks parent links).
     store.upsert_items("2", [episode("2013", seasons[2], 3, "Health Care")])

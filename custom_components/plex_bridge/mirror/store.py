@@ -11,7 +11,8 @@ file from version n to n + 1):
   incremental cursor, the offsets of an unfinished full sync, the last result).
 - ``items``: one row per movie, show, season, episode, artist, album, track, photo
   and photo album. ``rating_key`` is opaque TEXT (unique); the integer ``id`` is only
-  the row's handle for the child tables and the FTS5 index.
+  the row's handle for the child tables and the FTS5 index. Version 2 added
+  ``items_filter`` (``FILTER_INDEX``), the covering index of filtered searches.
 - ``tags`` (kind + tag: genre, director, writer, producer, actor, collection, country,
   label, mood, style) and ``item_tags``; ``external_ids`` (imdb, tmdb, tvdb, plex; one
   row each); ``parts`` (the Plex path and the mapped local path of each file).
@@ -45,8 +46,8 @@ them back in ``open`` (on a full disk it stays without them, and the end of the 
 sync run tries again). Maintaining them row by row was a third of a first sync's
 time, building them once a small part of that. Nothing reads differently without
 them, only slower: search during a first sync sees exactly what has been committed,
-as it always does. So no query may name one of them (``INDEXED BY``); the one search
-names, ``items_library_type``, is never dropped. The FTS5 tables are not deferred: they are written with the items, in the same
+as it always does. So no query may name one of them (``INDEXED BY``); the two search
+names, ``items_library_type`` and ``items_filter`` (``FILTER_INDEX``), are never dropped. The FTS5 tables are not deferred: they are written with the items, in the same
 transaction, so search never lacks an item the mirror holds, and an interrupted or
 resumed sync has nothing to rebuild.
 
@@ -135,8 +136,8 @@ DEFERRABLE_INDEXES: Final[dict[str, str]] = {
 }
 """The secondary indexes a big full sync drops and builds again at its end (see
 ``defer_indexes``). Reads never need them to be right, only to be fast; the indexes
-that reads name (``INDEXED BY items_library_type``) or that writes need (the unique
-``rating_key``) always stay."""
+that reads name (``INDEXED BY items_library_type`` and ``FILTER_INDEX``) or that
+writes need (the unique ``rating_key``) always stay."""
 DEFER_MIN: Final = 5000
 """Fewer incoming items than this: keep the indexes (building them costs more)."""
 
@@ -253,7 +254,15 @@ _SCHEMA_V1: Final = (
     "CREATE VIRTUAL TABLE search_text_vocab USING fts5vocab(search_text, 'row')",
 )
 
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_SCHEMA_V1,)
+FILTER_INDEX: Final = "items_filter"
+"""The covering index by which a filtered FTS walk tests each match's type, year,
+library and watched state (search names it: ``INDEXED BY``). Keyed by ``id``, so a
+full sync appends to it; it is never deferred."""
+_SCHEMA_V2: Final = (
+    f"CREATE INDEX {FILTER_INDEX} ON items(id, type, year, library_key, watched)",
+)
+
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_SCHEMA_V1, _SCHEMA_V2)
 """``MIGRATIONS[n]``: the statements that take a file from version n to n + 1."""
 
 _CHILD_TABLES: Final = (
