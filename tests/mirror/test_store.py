@@ -345,6 +345,64 @@ def test_update_replaces_fields_tags_ids_and_parts(store: MirrorStore) -> None:
     assert store.connection.execute("SELECT count(*) FROM item_tags").fetchone()[0] == 1
 
 
+def test_an_update_rewrites_the_search_text_only_where_it_changed(
+    store: MirrorStore,
+) -> None:
+    """A new play count leaves both FTS5 rows; a new summary rewrites only its own.
+
+    The statements the store ran tell which rows were written; searches and the
+    FTS5 integrity check tell that the index still says the right thing.
+    """
+    db = store.connection
+
+    def upsert(**fields: Any) -> list[str]:
+        statements: list[str] = []
+        db.set_trace_callback(statements.append)
+        try:
+            store.upsert_items("1", [movie("1", "Heat", **fields)])
+        finally:
+            db.set_trace_callback(None)
+        return [
+            " ".join(sql.split()[:3])
+            for sql in statements
+            if sql.startswith(("INSERT INTO search_", "DELETE FROM search_"))
+        ]
+
+    def found(query: str) -> bool:
+        return [hit.item.rating_key for hit in store.search(query)] == ["1"]
+
+    def check_index() -> None:
+        for table in ("search_titles", "search_text"):
+            db.execute(f"INSERT INTO {table} ({table}) VALUES ('integrity-check')")
+
+    text = {
+        "summary": "A bank robbery in Los Angeles.",
+        "Director": tags("Michael Mann"),
+    }
+    store.upsert_items("1", [movie("2", "Ronin", summary="Mercenaries and a case.")])
+    assert upsert(**text) == [
+        "INSERT INTO search_titles",
+        "INSERT INTO search_text",
+    ]
+    assert upsert(**text, viewCount=3) == []
+    assert found("heat")
+    assert found("robbery")
+    assert found("michael mann")
+    assert upsert(summary="A heist in Los Angeles.", Director=tags("Michael Mann")) == [
+        "DELETE FROM search_text",
+        "INSERT INTO search_text",
+    ]
+    assert found("heist")
+    assert not found("robbery")
+    # No summary and no people: the row goes, and nothing is inserted for it.
+    assert upsert() == ["DELETE FROM search_text"]
+    assert not found("heist")
+    assert not found("michael mann")
+    assert db.execute("SELECT count(*) FROM search_text").fetchone()[0] == 1
+    assert found("heat")
+    check_index()
+
+
 def test_duplicate_keys_in_one_batch_keep_the_last(store: MirrorStore) -> None:
     """A batch naming one key twice stores it once, as its last form."""
     result = store.upsert_items("1", [movie("1", "Old"), movie("1", "New")])

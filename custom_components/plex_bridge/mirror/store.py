@@ -265,14 +265,16 @@ _SCHEMA_V2: Final = (
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_SCHEMA_V1, _SCHEMA_V2)
 """``MIGRATIONS[n]``: the statements that take a file from version n to n + 1."""
 
-_CHILD_TABLES: Final = (
-    ("item_tags", "item_id"),
-    ("external_ids", "item_id"),
-    ("parts", "item_id"),
-    ("search_titles", "rowid"),
-    ("search_text", "rowid"),
+_CHILD_TABLES: Final = ("item_tags", "external_ids", "parts")
+"""The rows an item's upsert replaces (they would also go by cascade)."""
+_FTS_TABLES: Final = (
+    ("search_titles", "fts_titles", "title, context, original"),
+    ("search_text", "fts_text", "people, summary"),
 )
-"""What an item's upsert replaces (the first three would also go by cascade)."""
+"""The FTS5 tables, the ``_Batch`` list of their rows and their columns. An upsert
+rewrites an item's FTS5 row only where its text changed: a changed play count or
+child count (most updates) leaves both as they were, and the FTS5 part of a commit
+(its new segment and the merges that follow) was half an update's cost."""
 
 _ITEM_COLUMNS: Final = (
     "rating_key",
@@ -704,6 +706,32 @@ def _convert(
         batch.fts_text.append((item_id, people_text, summary_text))
 
 
+def _replace_text[Row: tuple[Any, ...]](
+    cursor: sqlite3.Cursor,
+    table: str,
+    old: Mapping[int, tuple[str, ...]],
+    stored: Mapping[str, int],
+    rows: list[Row],
+) -> list[Row]:
+    """Delete the FTS5 rows of stored items whose text changed or went; the rows to insert.
+
+    ``old``: the table's rows of the stored items (``stored``: rating key -> id),
+    by rowid; ``rows``: the new rows of the upsert (rowid first). A row equal to
+    the stored one is neither deleted nor inserted.
+    """
+    wanted = [row for row in rows if old.get(row[0]) != row[1:]]
+    kept = {row[0] for row in rows} - {row[0] for row in wanted}
+    gone = [
+        row_id for row_id in stored.values() if row_id in old and row_id not in kept
+    ]
+    if gone:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE rowid IN (SELECT value FROM json_each(?))",  # noqa: S608 - constant names only
+            (json.dumps(gone),),
+        )
+    return wanted
+
+
 # -- the store -----------------------------------------------------------------------------
 
 
@@ -1034,13 +1062,23 @@ class MirrorStore:
             if not keys:
                 return UpsertResult(0, 0, [])
             before = self._existing_ids(cursor, keys)
+            old_text: dict[str, dict[int, tuple[str, ...]]] = {}
             if before:
                 old = (json.dumps(list(before.values())),)
-                for table, column in _CHILD_TABLES:
+                for table in _CHILD_TABLES:
                     cursor.execute(
-                        f"DELETE FROM {table} WHERE {column} IN (SELECT value FROM json_each(?))",  # noqa: S608 - constant names only
+                        f"DELETE FROM {table} WHERE item_id IN (SELECT value FROM json_each(?))",  # noqa: S608 - constant names only
                         old,
                     )
+                for table, _, columns in _FTS_TABLES:
+                    old_text[table] = {
+                        row[0]: row[1:]
+                        for row in cursor.execute(
+                            f"SELECT rowid, {columns} FROM {table} WHERE rowid IN "  # noqa: S608 - constant names only
+                            "(SELECT value FROM json_each(?))",
+                            old,
+                        )
+                    }
             batch = _Batch(library_key, paths or None)
             batch.tag_id = self._tag_lookup(cursor, batch)
             next_id = (
@@ -1081,15 +1119,16 @@ class MirrorStore:
                 "container) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 batch.parts,
             )
-            cursor.executemany(
-                "INSERT INTO search_titles (rowid, title, context, original) "
-                "VALUES (?, ?, ?, ?)",
-                batch.fts_titles,
-            )
-            cursor.executemany(
-                "INSERT INTO search_text (rowid, people, summary) VALUES (?, ?, ?)",
-                batch.fts_text,
-            )
+            for table, rows_name, columns in _FTS_TABLES:
+                rows = getattr(batch, rows_name)
+                if table in old_text:
+                    rows = _replace_text(cursor, table, old_text[table], before, rows)
+                cursor.executemany(
+                    f"INSERT INTO {table} (rowid, {columns}) VALUES "  # noqa: S608 - constant names only
+                    f"({', '.join('?' * (columns.count(',') + 2))})",
+                    rows,
+                )
+                setattr(batch, rows_name, rows)
             if self._vocabulary is not None:
                 vocabulary = self._vocabulary
                 for row in batch.fts_titles:
