@@ -24,7 +24,11 @@ process, then, side by side in one run:
 Prints one JSON object. The machine is often shared: next to each wall time of the
 floor and of the full sync the bench gives the CPU seconds the process spent
 (``raw_floor_cpu_s``, ``full_sync_cpu_s``; every thread, the emulator's process not
-included) and the one-minute load average around it.
+included) and the one-minute load average around it. The emulator shares the two
+cores, so its own CPU seconds are given too (``raw_floor_server_cpu_s``,
+``full_sync_server_cpu_s``, ``incremental_changed_server_cpu_s``), and those of the
+mirror's thread, where SQLite and the conversion of the pages run
+(``full_sync_mirror_thread_cpu_s``).
 
     scripts/bench mirror [--library large] [--plexapi-fraction 0.25]
 """
@@ -80,6 +84,24 @@ def cpu_seconds() -> float:
     """
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of another process so far, from /proc (the emulator)."""
+    fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rpartition(")")[2]
+    user, system = fields.split()[11:13]
+    return (int(user) + int(system)) / os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu_seconds(name_prefix: str) -> float:
+    """CPU time of this process's threads whose name starts with ``name_prefix``."""
+    total = 0.0
+    for task in Path("/proc/self/task").iterdir():
+        if (task / "comm").read_text(encoding="ascii").startswith(name_prefix):
+            fields = (task / "stat").read_text(encoding="ascii").rpartition(")")[2]
+            user, system = fields.split()[11:13]
+            total += (int(user) + int(system)) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def load_average() -> float:
@@ -205,10 +227,11 @@ def search_queries(
 
 
 async def child(
-    url: str, token: str, control_url: str, db_path: Path
+    url: str, token: str, control_url: str, server_pid: int, db_path: Path
 ) -> dict[str, Any]:
     """Full sync, incrementals and search in this process; returns the figures."""
     figures: dict[str, Any] = {"rss_mb_before_sync": vm_kib("VmRSS") / 1024}
+    mirror_thread = "plex_bridge_mir"  # MirrorDB's thread (its name, as /proc cuts it)
     async with aiohttp.ClientSession() as session:
         client = PlexClient(session, url, token)
         db, _ = await MirrorDB.open(db_path)
@@ -216,9 +239,14 @@ async def child(
             sync = MirrorSync(client, db)
             load_before = load_average()
             started, cpu_started = time.perf_counter(), cpu_seconds()
+            server_started = process_cpu_seconds(server_pid)
             full = await sync.full()
             figures["full_sync_s"] = time.perf_counter() - started
             figures["full_sync_cpu_s"] = cpu_seconds() - cpu_started
+            figures["full_sync_mirror_thread_cpu_s"] = thread_cpu_seconds(mirror_thread)
+            figures["full_sync_server_cpu_s"] = (
+                process_cpu_seconds(server_pid) - server_started
+            )
             figures["load_average_full_sync"] = [load_before, load_average()]
             figures["peak_rss_mb"] = vm_kib("VmHWM") / 1024
             figures["items"] = full.added
@@ -238,31 +266,9 @@ async def child(
             figures["library_types"] = sum(len(types) for types in counts.values())
 
             # 0.5% updated, 0.1% deleted (leaves only, so that 0.1% means 0.1%).
-            rng = random.Random(5)  # noqa: S311 - a reproducible sample
-            keys = sorted(
-                await db.call(
-                    lambda store: {
-                        key
-                        for library in store.libraries()
-                        for plex_type in (1, 2, 3, 4, 8, 9, 10, 13, 14)
-                        for key in store.rating_keys(library.key, plex_type)
-                    }
-                )
-            )
-            leaves = sorted(
-                await db.call(
-                    lambda store: {
-                        key
-                        for library in store.libraries()
-                        for plex_type in LEAF_TYPES
-                        for key in store.rating_keys(library.key, plex_type)
-                    }
-                )
-            )
-            updated = rng.sample(keys, round(len(keys) * UPDATED_FRACTION))
-            deleted = rng.sample(
-                sorted(set(leaves) - set(updated)), round(len(keys) * DELETED_FRACTION)
-            )
+            # Drawn in SQL: a list of every key would be this bench's memory in the
+            # sync's peak RSS after the incrementals.
+            updated, deleted = await db.call(_sample_changes)
             for key in updated:
                 await control(
                     session,
@@ -273,9 +279,14 @@ async def child(
                 )
             for key in deleted:
                 await control(session, control_url, "DELETE", f"/items/{key}")
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), cpu_seconds()
+            server_started = process_cpu_seconds(server_pid)
             changed = await sync.incremental()
             figures["incremental_changed_s"] = time.perf_counter() - started
+            figures["incremental_changed_cpu_s"] = cpu_seconds() - cpu_started
+            figures["incremental_changed_server_cpu_s"] = (
+                process_cpu_seconds(server_pid) - server_started
+            )
             figures["incremental_changed_requests"] = changed.requests
             figures["incremental_changed_result"] = {
                 "updated_items": len(updated),
@@ -312,6 +323,32 @@ async def child(
         figures["hubs_search_p50_ms"] = statistics.median(hub_latencies)
         figures["hubs_search_p95_ms"] = percentile(hub_latencies, 0.95)
     return figures
+
+
+def _sample_changes(store: MirrorStore) -> tuple[list[str], list[str]]:
+    """The keys to update (0.5% of all) and to delete (0.1%, leaves not updated).
+
+    A reproducible draw: items ordered by a hash of their row id.
+    """
+    db = store.connection
+    total = int(db.execute("SELECT count(*) FROM items").fetchone()[0])
+    order = "ORDER BY (id * 2654435761) % 4294967296, id"
+    updated = [
+        key
+        for (key,) in db.execute(
+            f"SELECT rating_key FROM items {order} LIMIT ?",  # noqa: S608 - constants
+            (round(total * UPDATED_FRACTION),),
+        )
+    ]
+    deleted = [
+        key
+        for (key,) in db.execute(
+            f"SELECT rating_key FROM items WHERE type IN ({', '.join(map(str, LEAF_TYPES))}) "  # noqa: S608
+            f"AND rating_key NOT IN (SELECT value FROM json_each(?)) {order} DESC LIMIT ?",
+            (json.dumps(updated), round(total * DELETED_FRACTION)),
+        )
+    ]
+    return updated, deleted
 
 
 def _time_searches(store: MirrorStore, queries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -365,7 +402,9 @@ async def _matches(db: MirrorDB, client: PlexClient, state: Any) -> bool:
     return True
 
 
-async def run_child(info: dict[str, Any], db_path: Path) -> dict[str, Any]:
+async def run_child(
+    info: dict[str, Any], server_pid: int, db_path: Path
+) -> dict[str, Any]:
     """Run ``child`` in a process of its own and read its JSON."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -373,7 +412,12 @@ async def run_child(info: dict[str, Any], db_path: Path) -> dict[str, Any]:
         "bench.mirror",
         "--child",
         json.dumps(
-            {"url": info["url"], "token": info["token"], "control": info["control"]}
+            {
+                "url": info["url"],
+                "token": info["token"],
+                "control": info["control"],
+                "server_pid": server_pid,
+            }
         ),
         str(db_path),
         cwd=ROOT,
@@ -460,8 +504,10 @@ async def run(library: str, fraction: float, skip_plexapi: bool) -> dict[str, An
         with tempfile.TemporaryDirectory(dir=ROOT / ".venv") as scratch:
             page, in_flight = sync_module.PAGE_SIZE, sync_module.IN_FLIGHT
             await raw_floor(info["url"], info["token"], page, in_flight)  # warm-up
+            server_started = process_cpu_seconds(process.pid)
             floor = await raw_floor(info["url"], info["token"], page, in_flight)
-            ours = await run_child(info, Path(scratch) / "mirror.db")
+            floor_server_cpu = process_cpu_seconds(process.pid) - server_started
+            ours = await run_child(info, process.pid, Path(scratch) / "mirror.db")
             result: dict[str, Any] = {
                 "items": ours.pop("items"),
                 "raw_floor_s": floor["seconds"],
@@ -480,6 +526,7 @@ async def run(library: str, fraction: float, skip_plexapi: bool) -> dict[str, An
             }
             result["items_per_s"] = result["items"] / result["full_sync_s"]
             result["raw_floor_cpu_s"] = floor["cpu_seconds"]
+            result["raw_floor_server_cpu_s"] = floor_server_cpu
             result["raw_floor_requests"] = floor["requests"]
             result["raw_floor_items"] = floor["items"]
             result |= ours
@@ -526,7 +573,13 @@ def main(argv: list[str]) -> None:
     if argv[:1] == ["--child"]:
         config = json.loads(argv[1])
         figures = asyncio.run(
-            child(config["url"], config["token"], config["control"], Path(argv[2]))
+            child(
+                config["url"],
+                config["token"],
+                config["control"],
+                config["server_pid"],
+                Path(argv[2]),
+            )
         )
         print(json.dumps(figures))
         return
