@@ -344,7 +344,7 @@ def _sample_changes(store: MirrorStore) -> tuple[list[str], list[str]]:
         key
         for (key,) in db.execute(
             f"SELECT rating_key FROM items WHERE type IN ({', '.join(map(str, LEAF_TYPES))}) "  # noqa: S608
-            f"AND rating_key NOT IN (SELECT value FROM json_each(?)) {order} DESC LIMIT ?",
+            f"AND rating_key NOT IN (SELECT value FROM json_each(?)) {order} LIMIT ?",
             (json.dumps(updated), round(total * DELETED_FRACTION)),
         )
     ]
