@@ -373,7 +373,7 @@ def test_an_update_rewrites_the_search_text_only_where_it_changed(
 
     def check_index() -> None:
         for table in ("search_titles", "search_text"):
-            db.execute(f"INSERT INTO {table} ({table}) VALUES ('integrity-check')")
+            db.execute(f"INSERT INTO {table} ({table}) VALUES ('integrity-check')")  # noqa: S608
 
     text = {
         "summary": "A bank robbery in Los Angeles.",
