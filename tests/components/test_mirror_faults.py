@@ -41,7 +41,9 @@ import threading
 
 import aiohttp
 from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.button import DOMAIN as BUTTON_DOMAIN, SERVICE_PRESS
 from homeassistant.components.media_player import MediaPlayerState
+from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import frame, issue_registry as ir, translation
 from homeassistant.loader import DATA_CUSTOM_COMPONENTS
@@ -66,7 +68,8 @@ from custom_components.plex_bridge.mirror.store import MirrorStore
 from tests.plex_server import PlexEmulator
 from tests.plex_server.faults import Fault
 
-from .conftest import async_wait_for_state, wait_for_first_sync
+from .conftest import async_until, async_wait_for_state, wait_for_first_sync
+from .test_faults import SCAN_CLIENTS
 from .test_mirror import SENSOR, Events, mirror_of, mute_timeline
 
 PAGE = 4
@@ -552,6 +555,46 @@ async def test_later_syncs_interrupted_catch_up(  # noqa: PLR0917 - fixtures
         assert await mirror.async_item(str(episode.rating_key)) is None
     state = await async_wait_for_state(hass, SENSOR, "idle")
     assert state.attributes["error"] is None
+
+
+# -- 1c. a slow server: the sync leaves room for the user ----------------------------
+
+
+async def test_a_sync_on_a_slow_server_leaves_a_request_for_the_user(
+    hass: HomeAssistant,
+    plex_server: PlexEmulator,
+    loaded_entry: MockConfigEntry,
+    finished: Events,
+) -> None:
+    """However many reads a sync has going, it holds ``IN_FLIGHT`` of the client's 4.
+
+    An incremental sync reads its four libraries at once, each with reads of its
+    own. Every listing is held at the server, as a slow server would: the user
+    scanning for players meanwhile is answered while the sync waits, and no more
+    than ``IN_FLIGHT`` of the sync's reads reach the server.
+    """
+    mirror = mirror_of(loaded_entry)
+    seen = len(finished.events)
+    listings = plex_server.faults.add(LISTING.format("*"), hold=True)
+    mirror.async_request_sync("incremental")
+    await listings.held()
+    await async_until(
+        lambda: listings.fired >= sync_module.IN_FLIGHT,
+        lambda: f"{listings.fired} listings held",
+    )
+    press = hass.async_create_task(
+        hass.services.async_call(
+            BUTTON_DOMAIN, SERVICE_PRESS, {ATTR_ENTITY_ID: SCAN_CLIENTS}, blocking=True
+        )
+    )
+    await async_until(
+        press.done, lambda: f"the scan waits behind {listings.fired} held listings"
+    )
+    press.result()
+    assert listings.fired == sync_module.IN_FLIGHT
+    listings.release()
+    await finished.wait(lambda data: data["kind"] == "incremental", after=seen)
+    plex_server.faults.clear()
 
 
 # -- 2. a full disk -------------------------------------------------------------------

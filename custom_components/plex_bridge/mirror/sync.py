@@ -132,7 +132,9 @@ and hold more in memory)."""
 KEYS_PAGE_SIZE: Final = 2000
 """Items per page of a keys-only read (no ``Guid`` elements, little to write)."""
 IN_FLIGHT: Final = 3
-"""Pages fetched at once (the client allows 4 per server; one stays free)."""
+"""Requests a sync has at the server at once, pages and every other read together
+(``_Reads``). The client allows 4 per server: one stays free for what the user does
+meanwhile (a player command, the media browser), which never queues behind a sync."""
 BATCH_SIZE: Final = 100
 """Rating keys per ``/library/metadata/{ids}`` request."""
 MARGIN: Final = 60
@@ -263,6 +265,57 @@ class _LibraryRun:
         self.locks: dict[tuple[int, str], asyncio.Lock] = {}
 
 
+class _Reads:
+    """The client's reads a sync makes, at most ``IN_FLIGHT`` at the server at once.
+
+    One limit for the whole sync (every library of an incremental, every
+    listing, count and batch), so that a sync never holds all of the client's
+    slots; the rest of the integration uses the client itself.
+    """
+
+    def __init__(self, client: PlexClient) -> None:
+        self._client = client
+        self._slots = asyncio.Semaphore(IN_FLIGHT)
+
+    @property
+    def requests_made(self) -> int:
+        """The client's count of requests (the sync's result counts its own)."""
+        return self._client.requests_made
+
+    async def raw_sections(self) -> list[dict[str, Any]]:
+        """``PlexClient.raw_sections``."""
+        async with self._slots:
+            return await self._client.raw_sections()
+
+    async def section_metadata(
+        self,
+        section_key: str,
+        plex_type: int,
+        *,
+        start: int = 0,
+        size: int = 1000,
+        filters: Mapping[str, str | int] | None = None,
+        sort: str | None = None,
+        guids: bool = True,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """``PlexClient.section_metadata``."""
+        async with self._slots:
+            return await self._client.section_metadata(
+                section_key,
+                plex_type,
+                start=start,
+                size=size,
+                filters=filters,
+                sort=sort,
+                guids=guids,
+            )
+
+    async def metadata_batch(self, rating_keys: Sequence[str]) -> list[dict[str, Any]]:
+        """``PlexClient.metadata_batch``."""
+        async with self._slots:
+            return await self._client.metadata_batch(rating_keys)
+
+
 class MirrorSync:
     """Full, incremental and targeted syncs of one server into its mirror."""
 
@@ -276,7 +329,7 @@ class MirrorSync:
         on_progress: ProgressCallback | None = None,
     ) -> None:
         """``libraries``: the section keys to mirror (``None`` or empty: all)."""
-        self._client = client
+        self._client = _Reads(client)
         self._db = db
         self._libraries = {str(key) for key in libraries} if libraries else None
         self._paths = paths
@@ -882,7 +935,6 @@ class MirrorSync:
         a hundred seasons are one request, not a hundred ``/children``.
         """
         field = f"{TOP_KIND[top]}.id"
-        semaphore = asyncio.Semaphore(IN_FLIGHT)
         keys: set[str] = set()
 
         await _all(
@@ -891,7 +943,6 @@ class MirrorSync:
                     run.key,
                     plex_type,
                     {field: ",".join(parents[index : index + BATCH_SIZE])},
-                    semaphore,
                     keys,
                 )
                 for index in range(0, len(parents), BATCH_SIZE)
@@ -904,27 +955,25 @@ class MirrorSync:
         library_key: str,
         plex_type: int,
         filters: Mapping[str, str | int],
-        semaphore: asyncio.Semaphore,
         keys: set[str],
     ) -> None:
         """Add the rating keys of one filtered listing to ``keys``, page after page.
 
         Keys only (no GUIDs); each page's dicts go as soon as it is read. Pages of
-        one listing follow each other; ``semaphore`` bounds the requests of all the
-        listings run at once.
+        one listing follow each other (the sync's limit bounds the listings run at
+        once).
         """
         start = 0
         while True:
-            async with semaphore:
-                items, total = await self._client.section_metadata(
-                    library_key,
-                    plex_type,
-                    start=start,
-                    size=KEYS_PAGE_SIZE,
-                    filters=filters,
-                    sort=FULL_SORT,
-                    guids=False,
-                )
+            items, total = await self._client.section_metadata(
+                library_key,
+                plex_type,
+                start=start,
+                size=KEYS_PAGE_SIZE,
+                filters=filters,
+                sort=FULL_SORT,
+                guids=False,
+            )
             keys.update(str(item.get("ratingKey")) for item in items)
             start += len(items)
             if not items or start >= total:
@@ -957,13 +1006,11 @@ class MirrorSync:
             _range_filter(edges[index - 1] if index else None, edge)
             for index, edge in enumerate([*edges, None])
         ]
-        semaphore = asyncio.Semaphore(IN_FLIGHT)
 
         async def count(filters: Mapping[str, int]) -> int:
-            async with semaphore:
-                _, total = await self._client.section_metadata(
-                    run.key, plex_type, size=0, filters=filters, guids=False
-                )
+            _, total = await self._client.section_metadata(
+                run.key, plex_type, size=0, filters=filters, guids=False
+            )
             return total
 
         totals = await _all(*(count(filters) for filters in bounds))
@@ -973,7 +1020,7 @@ class MirrorSync:
         server: set[str] = set()
         await _all(
             *(
-                self._listed_keys(run.key, plex_type, bounds[index], semaphore, server)
+                self._listed_keys(run.key, plex_type, bounds[index], server)
                 for index in differing
             )
         )
@@ -1072,18 +1119,16 @@ class MirrorSync:
             library_key, plex_type, size=KEYS_PAGE_SIZE, sort=FULL_SORT, guids=False
         )
         keys = {str(item.get("ratingKey")) for item in first}
-        semaphore = asyncio.Semaphore(IN_FLIGHT)
 
         async def page(offset: int) -> None:
-            async with semaphore:
-                items, _ = await client.section_metadata(
-                    library_key,
-                    plex_type,
-                    start=offset,
-                    size=KEYS_PAGE_SIZE,
-                    sort=FULL_SORT,
-                    guids=False,
-                )
+            items, _ = await client.section_metadata(
+                library_key,
+                plex_type,
+                start=offset,
+                size=KEYS_PAGE_SIZE,
+                sort=FULL_SORT,
+                guids=False,
+            )
             # Keep the keys only: a page's dicts go as soon as it is read.
             keys.update(str(item.get("ratingKey")) for item in items)
 
@@ -1094,11 +1139,9 @@ class MirrorSync:
 
     async def _fetch_batches(self, keys: Sequence[str]) -> list[dict[str, Any]]:
         """Items by key, ``BATCH_SIZE`` per request, ``IN_FLIGHT`` requests at once."""
-        semaphore = asyncio.Semaphore(IN_FLIGHT)
 
         async def batch(chunk: Sequence[str]) -> list[dict[str, Any]]:
-            async with semaphore:
-                return await self._client.metadata_batch(chunk)
+            return await self._client.metadata_batch(chunk)
 
         found: list[dict[str, Any]] = []
         for items in await _all(
