@@ -129,13 +129,12 @@ def test_an_old_file_is_migrated(tmp_path: Path) -> None:
 def test_a_version_1_file_keeps_its_items_and_gains_the_filter_index(
     tmp_path: Path,
 ) -> None:
-    """Version 2 adds the covering index of filtered searches to a file with items."""
+    """Version 2 adds the covering index of filtered searches to a file with items.
+
+    The version 1 file: a store with an item, without the index, at version 1
+    (version 2 added nothing else).
+    """
     path = tmp_path / "mirror.db"
-    connection = sqlite3.connect(path, isolation_level=None)
-    for statement in MIGRATIONS[0]:
-        connection.execute(statement)
-    connection.execute("PRAGMA user_version = 1")
-    connection.close()
     store, _ = MirrorStore.open(path)
     store.set_libraries(SECTIONS)
     store.upsert_items("1", [movie("1", "Heat", year=1995)])
