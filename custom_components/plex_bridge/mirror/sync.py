@@ -963,6 +963,25 @@ class MirrorSync:
         one listing follow each other (the sync's limit bounds the listings run at
         once).
         """
+        await self._read_listing(
+            library_key,
+            plex_type,
+            filters,
+            lambda items: keys.update(str(item.get("ratingKey")) for item in items),
+        )
+
+    async def _read_listing(
+        self,
+        library_key: str,
+        plex_type: int,
+        filters: Mapping[str, str | int] | None,
+        take: Callable[[list[dict[str, Any]]], object],
+    ) -> None:
+        """Every page of a listing without GUIDs, one after the other, to ``take``.
+
+        A page is dropped once ``take`` has it; ``take`` returning ``False`` ends
+        the reading.
+        """
         start = 0
         while True:
             items, total = await self._client.section_metadata(
@@ -974,7 +993,8 @@ class MirrorSync:
                 sort=FULL_SORT,
                 guids=False,
             )
-            keys.update(str(item.get("ratingKey")) for item in items)
+            if take(items) is False:
+                return
             start += len(items)
             if not items or start >= total:
                 return
@@ -1044,26 +1064,25 @@ class MirrorSync:
     async def _top_counts(
         self, library_key: str, plex_type: int, attr: str
     ) -> dict[str, int] | None:
-        """Key -> ``attr`` (childCount, leafCount) of every show or artist."""
+        """Key -> ``attr`` (childCount, leafCount) of every show or artist.
+
+        ``None`` when an item lacks it.
+        """
         counts: dict[str, int] = {}
-        start = 0
-        while True:
-            items, total = await self._client.section_metadata(
-                library_key,
-                plex_type,
-                start=start,
-                size=KEYS_PAGE_SIZE,
-                sort=FULL_SORT,
-                guids=False,
-            )
+        complete = True
+
+        def take(items: list[dict[str, Any]]) -> bool:
+            nonlocal complete
             for item in items:
                 count = as_int(item.get(attr))
                 if count is None:
-                    return None
+                    complete = False
+                    return False
                 counts[str(item.get("ratingKey"))] = count
-            start += len(items)
-            if not items or start >= total:
-                return counts
+            return True
+
+        await self._read_listing(library_key, plex_type, None, take)
+        return counts if complete else None
 
     async def _apply_diff(
         self, run: _LibraryRun, gone: list[str], missing: list[str]
