@@ -270,50 +270,31 @@ class _Reads:
 
     One limit for the whole sync (every library of an incremental, every
     listing, count and batch), so that a sync never holds all of the client's
-    slots; the rest of the integration uses the client itself.
+    slots; the rest of the integration uses the client itself. Each read is the
+    client's own method, with its signature, behind the limit.
     """
 
     def __init__(self, client: PlexClient) -> None:
         self._client = client
-        self._slots = asyncio.Semaphore(IN_FLIGHT)
+        slots = asyncio.Semaphore(IN_FLIGHT)
+
+        def limited[**P, T](
+            read: Callable[P, Awaitable[T]],
+        ) -> Callable[P, Awaitable[T]]:
+            async def run(*args: P.args, **kwargs: P.kwargs) -> T:
+                async with slots:
+                    return await read(*args, **kwargs)
+
+            return run
+
+        self.raw_sections = limited(client.raw_sections)
+        self.section_metadata = limited(client.section_metadata)
+        self.metadata_batch = limited(client.metadata_batch)
 
     @property
     def requests_made(self) -> int:
         """The client's count of requests (the sync's result counts its own)."""
         return self._client.requests_made
-
-    async def raw_sections(self) -> list[dict[str, Any]]:
-        """``PlexClient.raw_sections``."""
-        async with self._slots:
-            return await self._client.raw_sections()
-
-    async def section_metadata(
-        self,
-        section_key: str,
-        plex_type: int,
-        *,
-        start: int = 0,
-        size: int = 1000,
-        filters: Mapping[str, str | int] | None = None,
-        sort: str | None = None,
-        guids: bool = True,
-    ) -> tuple[list[dict[str, Any]], int]:
-        """``PlexClient.section_metadata``."""
-        async with self._slots:
-            return await self._client.section_metadata(
-                section_key,
-                plex_type,
-                start=start,
-                size=size,
-                filters=filters,
-                sort=sort,
-                guids=guids,
-            )
-
-    async def metadata_batch(self, rating_keys: Sequence[str]) -> list[dict[str, Any]]:
-        """``PlexClient.metadata_batch``."""
-        async with self._slots:
-            return await self._client.metadata_batch(rating_keys)
 
 
 class MirrorSync:
