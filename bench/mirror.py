@@ -86,22 +86,25 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def process_cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of another process so far, from /proc (the emulator)."""
-    fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rpartition(")")[2]
+def _stat_cpu_seconds(stat: Path) -> float:
+    """User + system CPU time in a /proc ``stat`` file (a process's or a thread's)."""
+    fields = stat.read_text(encoding="ascii").rpartition(")")[2]
     user, system = fields.split()[11:13]
     return (int(user) + int(system)) / os.sysconf("SC_CLK_TCK")
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of another process so far (the emulator)."""
+    return _stat_cpu_seconds(Path(f"/proc/{pid}/stat"))
+
+
 def thread_cpu_seconds(name_prefix: str) -> float:
     """CPU time of this process's threads whose name starts with ``name_prefix``."""
-    total = 0.0
-    for task in Path("/proc/self/task").iterdir():
-        if (task / "comm").read_text(encoding="ascii").startswith(name_prefix):
-            fields = (task / "stat").read_text(encoding="ascii").rpartition(")")[2]
-            user, system = fields.split()[11:13]
-            total += (int(user) + int(system)) / os.sysconf("SC_CLK_TCK")
-    return total
+    return sum(
+        _stat_cpu_seconds(task / "stat")
+        for task in Path("/proc/self/task").iterdir()
+        if (task / "comm").read_text(encoding="ascii").startswith(name_prefix)
+    )
 
 
 def load_average() -> float:
