@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 import dataclasses
-from typing import Any
+from typing import Any, Protocol
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import (
@@ -82,22 +82,38 @@ async def second_plex_server(
     await emu.stop()
 
 
-async def wait_for_coordinator(
-    coordinator: DataUpdateCoordinator[Any], predicate: Callable[[], bool]
-) -> None:
-    """Wait (at most 5 s) until ``predicate()`` holds after a coordinator update.
+class Announcer(Protocol):
+    """What tells its listeners of each change (a coordinator, the mirror)."""
 
-    No sleeping: the coordinator's own listener wakes the test each time it updates.
+    def async_add_listener(
+        self, update_callback: Callable[[], None], /
+    ) -> Callable[[], None]:
+        """Call ``update_callback`` on each change; returns the remover."""
+
+
+async def wait_for_listeners(
+    source: Announcer, predicate: Callable[[], bool], *, seconds: float
+) -> None:
+    """Wait (at most ``seconds``) until ``predicate()`` holds after a change.
+
+    No sleeping: the source's own listener wakes the test each time it changes.
     """
     woken = asyncio.Event()
-    unsubscribe = coordinator.async_add_listener(woken.set)
+    unsubscribe = source.async_add_listener(woken.set)
     try:
-        async with asyncio.timeout(5):
+        async with asyncio.timeout(seconds):
             while not predicate():
                 await woken.wait()
                 woken.clear()
     finally:
         unsubscribe()
+
+
+async def wait_for_coordinator(
+    coordinator: DataUpdateCoordinator[Any], predicate: Callable[[], bool]
+) -> None:
+    """Wait (at most 5 s) until ``predicate()`` holds after a coordinator update."""
+    await wait_for_listeners(coordinator, predicate, seconds=5)
 
 
 async def wait_for_first_sync(entry: MockConfigEntry) -> None:

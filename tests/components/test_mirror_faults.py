@@ -29,7 +29,6 @@ and test_mirror (an unload at the first page, three failed syncs raise an issue)
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -68,7 +67,12 @@ from custom_components.plex_bridge.mirror.store import MirrorStore
 from tests.plex_server import PlexEmulator
 from tests.plex_server.faults import Fault
 
-from .conftest import async_until, async_wait_for_state, wait_for_first_sync
+from .conftest import (
+    async_until,
+    async_wait_for_state,
+    wait_for_first_sync,
+    wait_for_listeners,
+)
 from .test_faults import SCAN_CLIENTS
 from .test_mirror import SENSOR, Events, mirror_of, mute_timeline
 
@@ -238,15 +242,7 @@ async def server_keys(
 
 async def wait_for(mirror: PlexMirror, predicate: Callable[[], bool]) -> None:
     """Until ``predicate()`` holds, woken by the mirror's listeners (at most 10 s)."""
-    woken = asyncio.Event()
-    unsubscribe = mirror.async_add_listener(woken.set)
-    try:
-        async with asyncio.timeout(10):
-            while not predicate():
-                await woken.wait()
-                woken.clear()
-    finally:
-        unsubscribe()
+    await wait_for_listeners(mirror, predicate, seconds=10)
 
 
 def committed_before(
