@@ -335,7 +335,8 @@ def test_a_filtered_word_search_tests_the_filters_in_the_covering_index(
     """The FTS walk of a filtered search reads ``items_filter``, not each item's row.
 
     The plans of the statements the search ran (expanded with their arguments),
-    for each filter the index covers; a genre filter reads the table.
+    for each filter the index covers; a genre filter reads the table. Likewise
+    the lookup of titles that start with the query reads ``items_bare_compact``.
     """
     statements: list[str] = []
     db = store.connection
@@ -364,6 +365,13 @@ def test_a_filtered_word_search_tests_the_filters_in_the_covering_index(
             ]
             covered = [f"COVERING INDEX {FILTER_INDEX}" in plan for plan in plans]
             assert all(covered) if "genre" not in filters else not any(covered)
+            (lookup,) = [sql for sql in statements if "bare_compact >=" in sql]
+            plan = " ".join(
+                str(row[-1]) for row in db.execute(f"EXPLAIN QUERY PLAN {lookup}")
+            )
+            assert ("COVERING INDEX items_bare_compact" in plan) is (
+                "genre" not in filters
+            ), plan
     finally:
         db.set_trace_callback(None)
 

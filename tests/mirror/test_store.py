@@ -145,10 +145,60 @@ def test_a_version_1_file_keeps_its_items_and_gains_the_filter_index(
     store, recovered = MirrorStore.open(path)
     try:
         assert recovered is False
-        assert store.connection.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert store.connection.execute("PRAGMA user_version").fetchone()[0] == len(
+            MIGRATIONS
+        )
         assert FILTER_INDEX in _indexes(store)
         hits = store.search("heat", types=["movie"], year_range=(1990, 2000))
         assert [hit.item.rating_key for hit in hits] == ["1"]
+    finally:
+        store.close()
+
+
+def _index_columns(store: MirrorStore, name: str) -> list[str]:
+    return [
+        str(row[2]) for row in store.connection.execute(f"PRAGMA index_info({name})")
+    ]
+
+
+def test_a_version_2_file_gets_the_covering_titles_index(tmp_path: Path) -> None:
+    """Version 3 makes the index of bare titles cover the search filters.
+
+    The version 2 file: a store with an item whose titles' index has the title
+    alone, at version 2. A filtered lookup of titles then reads no item row.
+    """
+    path = tmp_path / "mirror.db"
+    store, _ = MirrorStore.open(path)
+    store.set_libraries(SECTIONS)
+    store.upsert_items("1", [movie("1", "The Velvet Hour", year=1989)])
+    store.connection.execute("DROP INDEX items_bare_compact")
+    store.connection.execute("CREATE INDEX items_bare_compact ON items(bare_compact)")
+    store.connection.execute("PRAGMA user_version = 2")
+    store.close()
+
+    store, recovered = MirrorStore.open(path)
+    try:
+        assert recovered is False
+        assert store.connection.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert _index_columns(store, "items_bare_compact") == [
+            "bare_compact",
+            "type",
+            "year",
+            "library_key",
+            "watched",
+        ]
+        plan = _plan(
+            store,
+            "SELECT i.id FROM items i WHERE i.bare_compact >= ? AND i.bare_compact < ? "
+            "AND i.type IN (1) AND i.year BETWEEN ? AND ?",
+            "velvet",
+            "velvet\U0010ffff",
+            1987,
+            1991,
+        )
+        assert "COVERING INDEX items_bare_compact" in plan
+        hits = store.search("the velvet", types=["movie"], year_range=(1987, 1991))
+        assert [(hit.item.rating_key, hit.match) for hit in hits] == [("1", "prefix")]
     finally:
         store.close()
 
@@ -677,7 +727,23 @@ def test_a_big_full_sync_defers_the_secondary_indexes(store: MirrorStore) -> Non
     assert store.remove_items(["2013"]) == 1
     assert store.remove_items(["100"]) == 1 + 2 + 3
     expected = _answers(store)
-    store.restore_indexes()
+    statements: list[str] = []
+    store.connection.set_trace_callback(statements.append)
+    try:
+        store.restore_indexes()
+        # The sync's commits left a segment each: merged, in the same transaction.
+        assert [sql for sql in statements if "'optimize'" in sql] == [
+            "INSERT INTO search_titles (search_titles) VALUES ('optimize')",
+            "INSERT INTO search_text (search_text) VALUES ('optimize')",
+        ]
+        statements.clear()
+        store.restore_indexes()  # nothing dropped: nothing built, nothing merged
+        assert statements == []
+    finally:
+        store.connection.set_trace_callback(None)
+    store.connection.execute(  # raises if the merge broke the index
+        "INSERT INTO search_titles (search_titles) VALUES ('integrity-check')"
+    )
     assert set(DEFERRABLE_INDEXES) <= _indexes(store)
     assert "items_parent" in _plan(
         store, "SELECT id FROM items WHERE parent_key = ?", "201"

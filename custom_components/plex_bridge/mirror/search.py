@@ -376,6 +376,9 @@ def _parse(store: MirrorStore, raw: str) -> _Query | None:
 # -- filters -------------------------------------------------------------------------------
 
 
+_LIBRARY_CLAUSE: Final = "i.library_key IN (SELECT value FROM json_each(?))"
+
+
 def _filters(
     *,
     types: Collection[str] | None,
@@ -405,7 +408,7 @@ def _filters(
         # Integers from TYPE_NUMBERS, written out so that the planner sees them.
         clauses.append(f"i.type IN ({', '.join(str(number) for number in numbers)})")
     if library_keys:
-        clauses.append("i.library_key IN (SELECT value FROM json_each(?))")
+        clauses.append(_LIBRARY_CLAUSE)
         args.append(json.dumps(sorted(str(key) for key in library_keys)))
     if year is not None:
         clauses.append("i.year = ?")
@@ -632,14 +635,17 @@ def search(
         return []
     ids: dict[int, None] = {}
     if not any(parsed.corrected):
-        # Titles that are or start with the query, behind their article or not.
+        # Titles that are or start with the query, behind their article or not,
+        # from the titles' index, which covers the filters. The unary + keeps the
+        # planner from walking a whole library by its (library, type) index.
         start = text.bare(parsed.normal).replace(" ", "")
+        covered = where.replace(_LIBRARY_CLAUSE, f"+{_LIBRARY_CLAUSE}")
         ids.update(
             dict.fromkeys(
                 item_id
                 for (item_id,) in db.execute(
                     "SELECT i.id FROM items i WHERE i.bare_compact >= ? "  # noqa: S608
-                    f"AND i.bare_compact < ? AND {where} LIMIT ?",
+                    f"AND i.bare_compact < ? AND {covered} LIMIT ?",
                     (start, start + _TOP, *args, _PREFIX_CANDIDATES),
                 )
             )
