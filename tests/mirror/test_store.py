@@ -179,7 +179,9 @@ def test_a_version_2_file_gets_the_covering_titles_index(tmp_path: Path) -> None
     store, recovered = MirrorStore.open(path)
     try:
         assert recovered is False
-        assert store.connection.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert store.connection.execute("PRAGMA user_version").fetchone()[0] == len(
+            MIGRATIONS
+        )
         assert _index_columns(store, "items_bare_compact") == [
             "bare_compact",
             "type",
