@@ -8,7 +8,11 @@ from typing import Any
 
 import pytest
 
-from custom_components.plex_bridge.mirror.search import SearchHit
+from custom_components.plex_bridge.mirror.search import (
+    OTHER_TEXT,
+    TITLE_TEXT,
+    SearchHit,
+)
 from custom_components.plex_bridge.mirror.store import FILTER_INDEX, MirrorStore
 
 from . import SECTIONS, album, artist, episode, movie, season, show, tags, track
@@ -443,6 +447,34 @@ def test_a_hit_carries_the_item(store: MirrorStore) -> None:
         1,
         1,
     )
+
+
+@pytest.mark.parametrize(
+    ("table", "copy", "columns"),
+    [
+        ("search_titles", TITLE_TEXT, ("title", "context", "original")),
+        ("search_text", OTHER_TEXT, ("people", "summary")),
+    ],
+)
+def test_the_text_search_checks_is_the_text_the_fts5_tables_hold(
+    store: MirrorStore, table: str, copy: str, columns: tuple[str, ...]
+) -> None:
+    """Search reads candidates' text from FTS5's content tables by id (``TITLE_TEXT``).
+
+    Row for row and column for column, that is what the FTS5 table itself gives;
+    with another layout, search would rank candidates by the wrong text. Every
+    column holds some text here, so a swap of two columns shows.
+    """
+    db = store.connection
+    through_fts = db.execute(
+        f"SELECT rowid, {', '.join(columns)} FROM {table} ORDER BY rowid"  # noqa: S608 - constants
+    ).fetchall()
+    stored = db.execute(
+        f"SELECT id, {', '.join(f'c{n}' for n in range(len(columns)))} FROM {copy} ORDER BY id"  # noqa: S608 - constants
+    ).fetchall()
+    assert stored == through_fts
+    for position, column in enumerate(columns, start=1):
+        assert any(row[position] for row in stored), column
 
 
 # -- a mirror that changes -----------------------------------------------------------------
