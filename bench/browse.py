@@ -47,8 +47,10 @@ def summary(times_ms: list[float]) -> dict[str, float]:
 async def open_library(client: PlexClient, section: str) -> tuple[float, int, int]:
     """Open one library through ``async_browse``: ms taken, children, requests sent."""
     server = await client.server_info(cached=True)
+    # The entry's runtime data as the browser reads it; no library mirror, as
+    # before a first sync (opening a library never asks the mirror).
     entry: Any = SimpleNamespace(
-        runtime_data=SimpleNamespace(client=client, server=server)
+        runtime_data=SimpleNamespace(client=client, server=server, mirror=None)
     )
     before = client.requests_made
     started = time.perf_counter()

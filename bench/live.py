@@ -4,7 +4,10 @@ Runs a real Home Assistant in this process (``async_test_home_assistant`` from
 pytest-homeassistant-custom-component, custom integrations enabled as its
 ``enable_custom_integrations`` fixture does) and the emulator (``small`` library,
 running clock) on the same event loop, talking real HTTP and websocket on loopback.
-A ``plex_bridge`` entry is set up for the emulator; once push is connected:
+A ``plex_bridge`` entry is set up for the emulator; once push is connected and
+the library mirror's first full sync (which setup starts in the background) is
+done, so that its requests are not counted against the events (a
+``plex_bridge.sync`` call waits for it):
 
 - ``--cycles`` times, on "Living Room TV": start a movie, pause, resume, seek,
   stop. Each is timed from just before the emulator's method is called to the
@@ -53,7 +56,7 @@ from bench.hass_harness import (
     progress,
     wait_for_coordinator,
 )
-from custom_components.plex_bridge.const import OPTION_UPDATE_INTERVAL
+from custom_components.plex_bridge.const import DOMAIN, OPTION_UPDATE_INTERVAL
 from tests.plex_server import PlexEmulator
 
 PLAYER = "Living Room TV"
@@ -386,6 +389,9 @@ async def run_hass(args: argparse.Namespace) -> dict[str, Any]:
             coordinator = entry.runtime_data.sessions
             result["setup_to_push_ms"] = running.setup_to_push_ms
             assert hass.states.get(ENTITY_ID) is not None, "no entity for the player"
+            await hass.services.async_call(
+                DOMAIN, "sync", {"mode": "incremental"}, blocking=True
+            )
             watch = StateWatch(hass, ENTITY_ID)
             progress(f"push connected; {args.cycles} cycles of 5 events")
             try:
