@@ -846,7 +846,10 @@ class MirrorStore:
             connection.execute("PRAGMA synchronous = NORMAL")
             connection.execute("PRAGMA foreign_keys = ON")
             connection.execute("PRAGMA temp_store = MEMORY")
-            connection.execute("PRAGMA cache_size = -32000")
+            # 8 MB of page cache (SQLite's default is 2 MB). Measured on the large
+            # library (a 100 MB file): 32 MB held 22 MB more at the sync's peak,
+            # for no faster sync and no faster search (the OS caches the file).
+            connection.execute("PRAGMA cache_size = -8000")
             if check:
                 result = [row[0] for row in connection.execute("PRAGMA quick_check(5)")]
                 if result != ["ok"]:
