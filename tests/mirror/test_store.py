@@ -19,6 +19,7 @@ from custom_components.plex_bridge.mirror.store import (
     MirrorStore,
     MirrorStoreError,
 )
+from custom_components.plex_bridge.mirror.sync import _child_counts
 
 from . import (
     SECTIONS,
@@ -201,6 +202,51 @@ def test_a_version_2_file_gets_the_covering_titles_index(tmp_path: Path) -> None
         assert "COVERING INDEX items_bare_compact" in plan
         hits = store.search("the velvet", types=["movie"], year_range=(1987, 1991))
         assert [(hit.item.rating_key, hit.match) for hit in hits] == [("1", "prefix")]
+    finally:
+        store.close()
+
+
+def test_a_version_3_file_gets_the_index_of_children(tmp_path: Path) -> None:
+    """Version 4 counts each parent's children of a type in an index.
+
+    The version 3 file: a store with a show, its seasons and episodes, without the
+    index, at version 3. The sync's count per season then reads no item row and
+    sorts nothing.
+    """
+    path = tmp_path / "mirror.db"
+    store, _ = MirrorStore.open(path)
+    store.set_libraries(SECTIONS)
+    shows, seasons, episodes = tv_library()
+    store.upsert_items("2", [*shows, *seasons, *episodes])
+    store.connection.execute("DROP INDEX items_children")
+    store.connection.execute("PRAGMA user_version = 3")
+    store.close()
+
+    store, recovered = MirrorStore.open(path)
+    try:
+        assert recovered is False
+        assert store.connection.execute("PRAGMA user_version").fetchone()[0] == len(
+            MIGRATIONS
+        )
+        assert _index_columns(store, "items_children") == [
+            "library_key",
+            "type",
+            "parent_key",
+        ]
+        plan = _plan(
+            store,
+            "SELECT parent_key, COUNT(*) FROM items WHERE library_key = ? AND type = ? "
+            "AND parent_key IS NOT NULL GROUP BY parent_key",
+            "2",
+            4,
+        )
+        assert "COVERING INDEX items_children" in plan
+        assert "TEMP B-TREE" not in plan
+        assert _child_counts(store, "2", 4, "parent_key") == {
+            "101": 2,
+            "102": 1,
+            "201": 2,
+        }
     finally:
         store.close()
 

@@ -14,7 +14,8 @@ file from version n to n + 1):
   the row's handle for the child tables and the FTS5 index. Version 2 added
   ``items_filter`` (``FILTER_INDEX``), the covering index of filtered searches;
   version 3 made ``items_bare_compact`` (titles without their article) cover the
-  same filters.
+  same filters; version 4 added ``items_children`` (library, type, parent), by which
+  the sync counts each parent's children.
 - ``tags`` (kind + tag: genre, director, writer, producer, actor, collection, country,
   label, mood, style) and ``item_tags``; ``external_ids`` (imdb, tmdb, tvdb, plex; one
   row each); ``parts`` (the Plex path and the mapped local path of each file).
@@ -42,7 +43,7 @@ foreign-key checks (it writes child rows only of the items it has just written).
 
 A big full sync (``defer_indexes``: many items coming, compared with what the file
 holds) drops the secondary indexes (``DEFERRABLE_INDEXES``: parent links, bare titles,
-added dates, external id values) and ``restore_indexes`` builds them again at the end
+added dates, children per parent, external id values) and ``restore_indexes`` builds them again at the end
 of the sync run; a file opened with any of them missing (a sync that was killed) gets
 them back in ``open`` (on a full disk it stays without them, and the end of the next
 sync run tries again). Maintaining them row by row was a third of a first sync's
@@ -139,6 +140,9 @@ DEFERRABLE_INDEXES: Final[dict[str, str]] = {
         "ON items(bare_compact, type, year, library_key, watched)"
     ),
     "items_added": "CREATE INDEX items_added ON items(added_at)",
+    "items_children": (
+        "CREATE INDEX items_children ON items(library_key, type, parent_key)"
+    ),
     "external_ids_value": "CREATE INDEX external_ids_value ON external_ids(scheme, value)",
 }
 """The secondary indexes a big full sync drops and builds again at its end (see
@@ -278,7 +282,22 @@ the FTS walks), so that a filtered search's lookup of titles that are or start w
 the query tests type, year, library and watched state in the index, not in each
 title's row: 2.6 to 0.1 ms for the thousand titles that start with "velvet"."""
 
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_SCHEMA_V1, _SCHEMA_V2, _SCHEMA_V3)
+_SCHEMA_V4: Final = (
+    DEFERRABLE_INDEXES["items_children"].replace(
+        "CREATE INDEX", "CREATE INDEX IF NOT EXISTS"
+    ),
+)
+"""Version 4: each type's children counted per parent in an index (the sync's
+deletion checks count the episodes of every season and the tracks of every album,
+``sync._child_counts``): 46 to 12 ms for the 60,000 episodes of the large library,
+a scan of the index instead of every row and a sort."""
+
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
+    _SCHEMA_V1,
+    _SCHEMA_V2,
+    _SCHEMA_V3,
+    _SCHEMA_V4,
+)
 """``MIGRATIONS[n]``: the statements that take a file from version n to n + 1."""
 
 _CHILD_TABLES: Final = ("item_tags", "external_ids", "parts")

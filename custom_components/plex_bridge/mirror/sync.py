@@ -1309,6 +1309,8 @@ def _child_counts(
 
     Reads the store's ``items`` table directly (its ``parent_key`` and
     ``grandparent_key`` columns): the store has no aggregate of its own for this.
+    By parent, the store's ``items_children`` index covers it (``NARROW`` links
+    by parent only).
     """
     if link not in _LINKS:
         raise ValueError(link)
