@@ -43,11 +43,11 @@ foreign-key checks (it writes child rows only of the items it has just written).
 
 A big full sync (``defer_indexes``: many items coming, compared with what the file
 holds) drops the secondary indexes (``DEFERRABLE_INDEXES``: parent links, bare titles,
-added dates, children per parent, external id values) and ``restore_indexes`` builds them again at the end
-of the sync run; a file opened with any of them missing (a sync that was killed) gets
-them back in ``open`` (on a full disk it stays without them, and the end of the next
-sync run tries again). Maintaining them row by row was a third of a first sync's
-time, building them once a small part of that. Nothing reads differently without
+added dates, children per parent, external id values) and ``restore_indexes`` builds
+them again at the end of the sync run; a file opened with any of them missing (a sync
+that was killed) gets them back in ``open`` (on a full disk it stays without them,
+and the end of the next sync run tries again). Maintaining them row by row was a
+third of a first sync's time, building them once a small part of that. Nothing reads differently without
 them, only slower: search during a first sync sees exactly what has been committed,
 as it always does. So no query may name one of them (``INDEXED BY``); the two search
 names, ``items_library_type`` and ``items_filter`` (``FILTER_INDEX``), are never
