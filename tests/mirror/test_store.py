@@ -127,6 +127,33 @@ def test_an_old_file_is_migrated(tmp_path: Path) -> None:
         store.close()
 
 
+def _older_file(
+    path: Path, library: str, items: list[Meta], version: int, *statements: str
+) -> None:
+    """A store holding ``items``, taken back to ``version`` by ``statements``."""
+    store, _ = MirrorStore.open(path)
+    store.set_libraries(SECTIONS)
+    store.upsert_items(library, items)
+    for statement in statements:
+        store.connection.execute(statement)
+    store.connection.execute(f"PRAGMA user_version = {version}")
+    store.close()
+
+
+def _migrated(path: Path) -> MirrorStore:
+    """The store at ``path`` opened again: kept (not rebuilt) and at the newest version."""
+    store, recovered = MirrorStore.open(path)
+    try:
+        assert recovered is False
+        assert store.connection.execute("PRAGMA user_version").fetchone()[0] == len(
+            MIGRATIONS
+        )
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
 def test_a_version_1_file_keeps_its_items_and_gains_the_filter_index(
     tmp_path: Path,
 ) -> None:
@@ -136,19 +163,12 @@ def test_a_version_1_file_keeps_its_items_and_gains_the_filter_index(
     (version 2 added nothing else).
     """
     path = tmp_path / "mirror.db"
-    store, _ = MirrorStore.open(path)
-    store.set_libraries(SECTIONS)
-    store.upsert_items("1", [movie("1", "Heat", year=1995)])
-    store.connection.execute(f"DROP INDEX {FILTER_INDEX}")
-    store.connection.execute("PRAGMA user_version = 1")
-    store.close()
+    _older_file(
+        path, "1", [movie("1", "Heat", year=1995)], 1, f"DROP INDEX {FILTER_INDEX}"
+    )
 
-    store, recovered = MirrorStore.open(path)
+    store = _migrated(path)
     try:
-        assert recovered is False
-        assert store.connection.execute("PRAGMA user_version").fetchone()[0] == len(
-            MIGRATIONS
-        )
         assert FILTER_INDEX in _indexes(store)
         hits = store.search("heat", types=["movie"], year_range=(1990, 2000))
         assert [hit.item.rating_key for hit in hits] == ["1"]
@@ -169,20 +189,17 @@ def test_a_version_2_file_gets_the_covering_titles_index(tmp_path: Path) -> None
     alone, at version 2. A filtered lookup of titles then reads no item row.
     """
     path = tmp_path / "mirror.db"
-    store, _ = MirrorStore.open(path)
-    store.set_libraries(SECTIONS)
-    store.upsert_items("1", [movie("1", "The Velvet Hour", year=1989)])
-    store.connection.execute("DROP INDEX items_bare_compact")
-    store.connection.execute("CREATE INDEX items_bare_compact ON items(bare_compact)")
-    store.connection.execute("PRAGMA user_version = 2")
-    store.close()
+    _older_file(
+        path,
+        "1",
+        [movie("1", "The Velvet Hour", year=1989)],
+        2,
+        "DROP INDEX items_bare_compact",
+        "CREATE INDEX items_bare_compact ON items(bare_compact)",
+    )
 
-    store, recovered = MirrorStore.open(path)
+    store = _migrated(path)
     try:
-        assert recovered is False
-        assert store.connection.execute("PRAGMA user_version").fetchone()[0] == len(
-            MIGRATIONS
-        )
         assert _index_columns(store, "items_bare_compact") == [
             "bare_compact",
             "type",
@@ -214,20 +231,13 @@ def test_a_version_3_file_gets_the_index_of_children(tmp_path: Path) -> None:
     sorts nothing.
     """
     path = tmp_path / "mirror.db"
-    store, _ = MirrorStore.open(path)
-    store.set_libraries(SECTIONS)
     shows, seasons, episodes = tv_library()
-    store.upsert_items("2", [*shows, *seasons, *episodes])
-    store.connection.execute("DROP INDEX items_children")
-    store.connection.execute("PRAGMA user_version = 3")
-    store.close()
+    _older_file(
+        path, "2", [*shows, *seasons, *episodes], 3, "DROP INDEX items_children"
+    )
 
-    store, recovered = MirrorStore.open(path)
+    store = _migrated(path)
     try:
-        assert recovered is False
-        assert store.connection.execute("PRAGMA user_version").fetchone()[0] == len(
-            MIGRATIONS
-        )
         assert _index_columns(store, "items_children") == [
             "library_key",
             "type",

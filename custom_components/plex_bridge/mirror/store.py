@@ -283,6 +283,8 @@ the query tests type, year, library and watched state in the index, not in each
 title's row: 2.6 to 0.1 ms for the thousand titles that start with "velvet"."""
 
 _SCHEMA_V4: Final = (
+    # IF NOT EXISTS, as version 3 drops IF EXISTS: the step holds for any earlier
+    # file, whichever indexes it already has.
     DEFERRABLE_INDEXES["items_children"].replace(
         "CREATE INDEX", "CREATE INDEX IF NOT EXISTS"
     ),
