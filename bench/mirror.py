@@ -28,7 +28,9 @@ included) and the one-minute load average around it. The emulator shares the two
 cores, so its own CPU seconds are given too (``raw_floor_server_cpu_s``,
 ``full_sync_server_cpu_s``, ``incremental_changed_server_cpu_s``), and those of the
 mirror's thread, where SQLite and the conversion of the pages run
-(``full_sync_mirror_thread_cpu_s``).
+(``full_sync_mirror_thread_cpu_s``), and the time Python's garbage collector ran
+during the full sync, on every thread (``full_sync_gc_s``, with the number of
+collections of each generation in ``full_sync_gc_collections``).
 
     scripts/bench mirror [--library large] [--plexapi-fraction 0.25]
 """
@@ -39,6 +41,7 @@ import argparse
 import asyncio
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+import gc
 import json
 import os
 from pathlib import Path
@@ -48,7 +51,7 @@ import statistics
 import sys
 import tempfile
 import time
-from typing import Any
+from typing import Any, Self
 import xml.etree.ElementTree as ET
 
 import aiohttp
@@ -105,6 +108,35 @@ def thread_cpu_seconds(name_prefix: str) -> float:
         for task in Path("/proc/self/task").iterdir()
         if (task / "comm").read_text(encoding="ascii").startswith(name_prefix)
     )
+
+
+class GCTimer:
+    """The time Python's garbage collector runs while entered (``gc.callbacks``).
+
+    Every thread's collections: one runs at a time, so each start is followed by
+    its own stop.
+    """
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.collections = [0, 0, 0]
+        self._started = 0.0
+
+    def __enter__(self) -> Self:
+        """Start timing the collections."""
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Stop timing them."""
+        gc.callbacks.remove(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
+            self.collections[info["generation"]] += 1
 
 
 def load_average() -> float:
@@ -243,8 +275,11 @@ async def child(
             load_before = load_average()
             started, cpu_started = time.perf_counter(), cpu_seconds()
             server_started = process_cpu_seconds(server_pid)
-            full = await sync.full()
+            with GCTimer() as collector:
+                full = await sync.full()
             figures["full_sync_s"] = time.perf_counter() - started
+            figures["full_sync_gc_s"] = collector.seconds
+            figures["full_sync_gc_collections"] = collector.collections
             figures["full_sync_cpu_s"] = cpu_seconds() - cpu_started
             figures["full_sync_mirror_thread_cpu_s"] = thread_cpu_seconds(mirror_thread)
             figures["full_sync_server_cpu_s"] = (
