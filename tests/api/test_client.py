@@ -27,8 +27,10 @@ from custom_components.plex_bridge.api.client import (
     PlexCommandError,
     PlexConnectionError,
     PlexError,
+    PlexMalformedError,
     PlexNotFoundError,
     PlexResponseError,
+    RawPage,
     _decode,
 )
 from custom_components.plex_bridge.api.models import (
@@ -1009,6 +1011,34 @@ async def test_malformed_body(
         await client.sections()
 
     assert plex_server.faults.count("/library/sections") == 3
+
+
+async def test_a_raw_page_is_decoded_when_asked(
+    client: PlexClient, plex_server: PlexEmulator
+) -> None:
+    """``section_page`` is ``section_metadata``'s page, its body read only on ``decode``.
+
+    A body that is not JSON comes back without an error (and without retries); the
+    error is the decode's, naming the path.
+    """
+    page = await client.section_page("2", 4, start=2, size=3, sort="addedAt")
+    assert isinstance(page, RawPage)
+    assert page.decode() == await client.section_metadata(
+        "2", 4, start=2, size=3, sort="addedAt"
+    )
+    items, total = page.decode()
+    assert len(items) == 3
+    assert {item["type"] for item in items} == {"episode"}
+    assert all(item.get("Guid") for item in items)
+    assert total == len(plex_server.library.sections[2].by_kind["episode"])
+
+    fault = plex_server.faults.add("/library/sections/2/all", malformed=True)
+    broken = await client.section_page("2", 4, size=3)
+    assert fault.fired == 1
+    with pytest.raises(
+        PlexMalformedError, match=r"unreadable answer from /library/sections/2/all:"
+    ):
+        broken.decode()
 
 
 async def test_timeout(

@@ -432,6 +432,30 @@ class FailingDiskStore(MirrorStore):
         return super().upsert_items(*args, **kwargs)
 
 
+async def test_a_page_that_cannot_be_read_is_read_again(
+    plex_server: PlexEmulator, client: PlexClient, db: MirrorDB, small_pages: int
+) -> None:
+    """A page whose body is not JSON is fetched again, and the sync goes on.
+
+    A full sync keeps the pages it fetched ahead undecoded until their turn; the one
+    that fails to decode then is read again through the client's retries.
+    """
+    fault = plex_server.faults.add(
+        LISTING.format(id=2),
+        malformed=True,
+        times=1,
+        query={"type": "4", "X-Plex-Container-Start": str(small_pages)},
+    )
+
+    result = await MirrorSync(client, db).full()
+
+    assert fault.fired == 1
+    assert await counts(db) == emulator_counts(plex_server)
+    assert result.added == sum(
+        n for types in emulator_counts(plex_server).values() for n in types.values()
+    )
+
+
 async def test_write_failure_leaves_last_commit_and_resumes(
     plex_server: PlexEmulator, client: PlexClient, tmp_path: Path, small_pages: int
 ) -> None:

@@ -178,6 +178,73 @@ def _decode(body: bytes, content_type: str) -> Container:
     return container
 
 
+def _container_reader(path: str) -> Callable[[bytes, str], Container]:
+    """Decodes an answer of ``path`` (``PlexMalformedError`` if it cannot)."""
+
+    def read(body: bytes, content_type: str) -> Container:
+        try:
+            return _decode(body, content_type)
+        except ValueError as err:
+            raise PlexMalformedError(f"unreadable answer from {path}: {err}") from err
+
+    return read
+
+
+class RawPage:
+    """One page of a listing as it came (``PlexClient.section_page``), not decoded yet.
+
+    A decoded page of a thousand items is some ten times its body, and thousands of
+    objects for Python's garbage collector to scan at each collection while it waits.
+    A full sync keeps the pages it fetched ahead as bodies and decodes each when its
+    turn to be written comes.
+    """
+
+    __slots__ = ("_body", "_content_type", "_path")
+
+    def __init__(self, body: bytes, content_type: str, path: str) -> None:
+        self._body = body
+        self._content_type = content_type
+        self._path = path
+
+    def decode(self) -> tuple[list[dict[str, Any]], int]:
+        """The items and the ``totalSize``, as ``section_metadata`` gives them.
+
+        Raises ``PlexMalformedError`` for a body that is not JSON or XML (read the
+        page again through ``section_metadata``, which retries).
+        """
+        return _listing(_container_reader(self._path)(self._body, self._content_type))
+
+
+def _listing_params(
+    plex_type: int,
+    start: int,
+    size: int,
+    *,
+    filters: Mapping[str, str | int] | None,
+    sort: str | None,
+    guids: bool,
+) -> dict[str, str | int]:
+    """The query of one page of ``/library/sections/{id}/all``."""
+    params: dict[str, str | int] = {
+        "type": plex_type,
+        "X-Plex-Container-Start": start,
+        "X-Plex-Container-Size": size,
+        **(filters or {}),
+    }
+    if guids:
+        params["includeGuids"] = 1
+    if sort is not None:
+        params["sort"] = sort
+    return params
+
+
+def _listing(container: Container) -> tuple[list[dict[str, Any]], int]:
+    """A listing's items and its ``totalSize`` (their number when it has none)."""
+    items = children(container, "Metadata")
+    total = as_int(container.get("totalSize"))
+    return items, len(items) if total is None else total
+
+
 class PlexClient:
     """Talks to one Plex Media Server over a shared aiohttp session."""
 
@@ -248,12 +315,32 @@ class PlexClient:
 
         ``retry`` defaults to ``True`` for GET only. Raises the errors above.
         """
+        return await self._retrying(
+            method,
+            path,
+            params,
+            headers=headers,
+            retry=retry,
+            read=_container_reader(path),
+        )
+
+    async def _retrying[T](
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str | int] | None,
+        *,
+        headers: Mapping[str, str] | None,
+        retry: bool | None,
+        read: Callable[[bytes, str], T],
+    ) -> T:
+        """``read(body, content_type)`` of the answer, with ``request``'s retries."""
         attempts = 1 + (
             self._retries if (method == "GET" if retry is None else retry) else 0
         )
         for attempt in range(attempts):
             try:
-                return await self._send_once(method, path, params, headers)
+                return read(*await self._send_once(method, path, params, headers))
             except (PlexConnectionError, PlexResponseError) as err:
                 if attempt + 1 >= attempts or isinstance(
                     err.__cause__, CircuitOpenError
@@ -270,7 +357,8 @@ class PlexClient:
         path: str,
         params: Mapping[str, str | int] | None,
         extra_headers: Mapping[str, str] | None,
-    ) -> Container:
+    ) -> tuple[bytes, str]:
+        """One attempt: the body and its content type (lower case) of a 2xx/3xx answer."""
         try:
             self.breaker.before_request()
         except CircuitOpenError as err:
@@ -310,10 +398,7 @@ class PlexClient:
             raise PlexNotFoundError(f"HTTP 404 from {path}")
         if status >= 400:
             raise PlexCommandError(f"HTTP {status} from {path}")
-        try:
-            return _decode(body, content_type.lower())
-        except ValueError as err:
-            raise PlexMalformedError(f"unreadable answer from {path}: {err}") from err
+        return body, content_type.lower()
 
     async def _get(
         self, path: str, params: Mapping[str, str | int] | None = None
@@ -734,20 +819,40 @@ class PlexClient:
         ``size=0`` asks only for the count (Plex answers ``totalSize`` and no
         items). ``guids`` adds ``includeGuids=1`` (the ``Guid`` elements).
         """
-        params: dict[str, str | int] = {
-            "type": plex_type,
-            "X-Plex-Container-Start": start,
-            "X-Plex-Container-Size": size,
-            **(filters or {}),
-        }
-        if guids:
-            params["includeGuids"] = 1
-        if sort is not None:
-            params["sort"] = sort
-        container = await self._get(f"/library/sections/{section_key}/all", params)
-        items = children(container, "Metadata")
-        total = as_int(container.get("totalSize"))
-        return items, len(items) if total is None else total
+        path = f"/library/sections/{section_key}/all"
+        params = _listing_params(
+            plex_type, start, size, filters=filters, sort=sort, guids=guids
+        )
+        return _listing(await self._get(path, params))
+
+    async def section_page(
+        self,
+        section_key: str,
+        plex_type: int,
+        *,
+        start: int = 0,
+        size: int = 1000,
+        filters: Mapping[str, str | int] | None = None,
+        sort: str | None = None,
+        guids: bool = True,
+    ) -> RawPage:
+        """``section_metadata``'s page, decoded only by ``RawPage.decode``.
+
+        The same request and retries; a body that cannot be decoded shows only when
+        it is decoded.
+        """
+        path = f"/library/sections/{section_key}/all"
+        params = _listing_params(
+            plex_type, start, size, filters=filters, sort=sort, guids=guids
+        )
+        return await self._retrying(
+            "GET",
+            path,
+            params,
+            headers=None,
+            retry=None,
+            read=lambda body, content_type: RawPage(body, content_type, path),
+        )
 
     async def metadata_batch(
         self, rating_keys: Sequence[str], *, guids: bool = True
@@ -791,5 +896,6 @@ __all__ = [
     "PlexNotFoundError",
     "PlexResponseError",
     "PlexUnavailableError",
+    "RawPage",
     "parse_item",
 ]

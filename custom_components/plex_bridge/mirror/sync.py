@@ -11,8 +11,17 @@ tracks 10; photo albums 14, photos 13; movies 1), in pages of ``PAGE_SIZE``
 (JSON, ``includeGuids=1``, ``sort=addedAt`` so that items added meanwhile land
 at the end instead of shifting the pages already read). ``IN_FLIGHT`` pages are
 fetched at once; the pages are written in order, one transaction each, while the
-next ones are on the wire, so decoding and writing overlap with fetching and at
-most ``IN_FLIGHT + 1`` pages are held in memory. The next type's first pages are
+next ones are on the wire, so writing overlaps with fetching and at most
+``IN_FLIGHT + 1`` pages are held in memory. The pages fetched ahead wait as they
+came (``RawPage``): each is decoded only when its turn to be written comes, so
+that one decoded page is alive at a time, not four. A decoded page is some ten
+times its body, and thousands of objects that Python's garbage collector scans
+at every collection until the page is written; decoding it while the database
+thread writes also takes the GIL from that thread at each row it binds.
+Measured on the large library, four runs each, alternating: the collector's
+time 1.39 to 1.57 s before, 0.75 to 1.10 s after; the full sync 11.6 to 12.8 s
+before, 9.9 to 12.8 s after; peak RSS 222 to 223 MB before, 217 to 219 after. A page whose body cannot be decoded is read
+again through ``section_metadata`` (with the client's retries). The next type's first pages are
 fetched while the last ones of the type before are written (the pipe does not run
 dry between types). The cost grows with pages, never with shows or artists. A
 library with many items to write has the store drop its secondary indexes first
@@ -115,10 +124,11 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 import orjson
 
+from custom_components.plex_bridge.api.client import PlexMalformedError
 from custom_components.plex_bridge.api.models import as_int
 
 if TYPE_CHECKING:
-    from custom_components.plex_bridge.api.client import PlexClient
+    from custom_components.plex_bridge.api.client import PlexClient, RawPage
 
     from .db import MirrorDB
     from .paths import PathMapper
@@ -289,6 +299,7 @@ class _Reads:
 
         self.raw_sections = limited(client.raw_sections)
         self.section_metadata = limited(client.section_metadata)
+        self.section_page = limited(client.section_page)
         self.metadata_batch = limited(client.metadata_batch)
 
     @property
@@ -616,9 +627,7 @@ class MirrorSync:
         (items added meanwhile) gets its extra pages next, before the next list's.
         """
         client = self._client
-        pending: deque[
-            tuple[int, int, asyncio.Task[tuple[list[dict[str, Any]], int]]]
-        ] = deque()
+        pending: deque[tuple[int, int, asyncio.Task[RawPage]]] = deque()
         # Per list: its type, the next offset to ask for and the size it has.
         lists = [[plex_type, start, total], *([*segment] for segment in then)]
         keys: list[str] = []
@@ -632,7 +641,7 @@ class MirrorSync:
                     return
                 kind, ask, _ = lists[index]
                 task = asyncio.ensure_future(
-                    client.section_metadata(
+                    client.section_page(
                         run.key,
                         kind,
                         start=ask,
@@ -649,7 +658,18 @@ class MirrorSync:
             while pending:
                 index, offset, task = pending.popleft()
                 kind = lists[index][0]
-                items, page_total = await task
+                try:
+                    items, page_total = (await task).decode()
+                except PlexMalformedError:
+                    # Not JSON (nor XML): read it again, with the client's retries.
+                    items, page_total = await client.section_metadata(
+                        run.key,
+                        kind,
+                        start=offset,
+                        size=PAGE_SIZE,
+                        filters=filters,
+                        sort=sort,
+                    )
                 if not items:
                     lists[index][2] = offset  # the list shrank: nothing beyond
                 else:
