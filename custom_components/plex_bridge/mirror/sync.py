@@ -20,10 +20,11 @@ at every collection until the page is written; decoding it while the database
 thread writes also takes the GIL from that thread at each row it binds.
 Measured on the large library, four runs each, alternating: the collector's
 time 1.39 to 1.57 s before, 0.75 to 1.10 s after; the full sync 11.6 to 12.8 s
-before, 9.9 to 12.8 s after; peak RSS 222 to 223 MB before, 217 to 219 after. A page whose body cannot be decoded is read
-again through ``section_metadata`` (with the client's retries). The next type's first pages are
-fetched while the last ones of the type before are written (the pipe does not run
-dry between types). The cost grows with pages, never with shows or artists. A
+before, 9.9 to 12.8 s after; peak RSS 222 to 223 MB before, 217 to 219 after.
+A page whose body cannot be decoded is read again through ``section_metadata``
+(with the client's retries). The next type's first pages are fetched while the
+last ones of the type before are written (the pipe does not run dry between
+types). The cost grows with pages, never with shows or artists. A
 library with many items to write has the store drop its secondary indexes first
 (``MirrorStore.defer_indexes``); they are built again at the end of the run. Each
 page's transaction saves the type's next offset (``SyncState.progress``); an
@@ -658,8 +659,9 @@ class MirrorSync:
             while pending:
                 index, offset, task = pending.popleft()
                 kind = lists[index][0]
+                page = await task
                 try:
-                    items, page_total = (await task).decode()
+                    items, page_total = page.decode()
                 except PlexMalformedError:
                     # Not JSON (nor XML): read it again, with the client's retries.
                     items, page_total = await client.section_metadata(
