@@ -1013,14 +1013,20 @@ async def test_malformed_body(
     assert plex_server.faults.count("/library/sections") == 3
 
 
+@pytest.mark.parametrize("proxied", [False, True])
 async def test_a_raw_page_is_decoded_when_asked(
-    client: PlexClient, plex_server: PlexEmulator
+    make_client: Callable[..., PlexClient],
+    plex_server: PlexEmulator,
+    xml_proxy: XmlProxy,
+    proxied: bool,
 ) -> None:
     """``section_page`` is ``section_metadata``'s page, its body read only on ``decode``.
 
-    A body that is not JSON comes back without an error (and without retries); the
-    error is the decode's, naming the path.
+    JSON, or XML through a proxy that drops ``Accept``. A body that is not JSON
+    comes back without an error (and without retries); the error is the decode's,
+    naming the path.
     """
+    client = make_client(url=xml_proxy.url) if proxied else make_client()
     page = await client.section_page("2", 4, start=2, size=3, sort="addedAt")
     assert isinstance(page, RawPage)
     assert page.decode() == await client.section_metadata(
