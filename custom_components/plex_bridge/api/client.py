@@ -215,7 +215,8 @@ class RawPage:
         return _listing(_container_reader(self._path)(self._body, self._content_type))
 
 
-def _listing_params(
+def _listing_request(
+    section_key: str,
     plex_type: int,
     start: int,
     size: int,
@@ -223,8 +224,8 @@ def _listing_params(
     filters: Mapping[str, str | int] | None,
     sort: str | None,
     guids: bool,
-) -> dict[str, str | int]:
-    """The query of one page of ``/library/sections/{id}/all``."""
+) -> tuple[str, dict[str, str | int]]:
+    """The path and query of one page of ``/library/sections/{id}/all``."""
     params: dict[str, str | int] = {
         "type": plex_type,
         "X-Plex-Container-Start": start,
@@ -235,7 +236,7 @@ def _listing_params(
         params["includeGuids"] = 1
     if sort is not None:
         params["sort"] = sort
-    return params
+    return f"/library/sections/{section_key}/all", params
 
 
 def _listing(container: Container) -> tuple[list[dict[str, Any]], int]:
@@ -819,9 +820,8 @@ class PlexClient:
         ``size=0`` asks only for the count (Plex answers ``totalSize`` and no
         items). ``guids`` adds ``includeGuids=1`` (the ``Guid`` elements).
         """
-        path = f"/library/sections/{section_key}/all"
-        params = _listing_params(
-            plex_type, start, size, filters=filters, sort=sort, guids=guids
+        path, params = _listing_request(
+            section_key, plex_type, start, size, filters=filters, sort=sort, guids=guids
         )
         return _listing(await self._get(path, params))
 
@@ -841,9 +841,8 @@ class PlexClient:
         The same request and retries; a body that cannot be decoded shows only when
         it is decoded.
         """
-        path = f"/library/sections/{section_key}/all"
-        params = _listing_params(
-            plex_type, start, size, filters=filters, sort=sort, guids=guids
+        path, params = _listing_request(
+            section_key, plex_type, start, size, filters=filters, sort=sort, guids=guids
         )
         return await self._retrying(
             "GET",

@@ -47,11 +47,11 @@ added dates, children per parent, external id values) and ``restore_indexes`` bu
 them again at the end of the sync run; a file opened with any of them missing (a sync
 that was killed) gets them back in ``open`` (on a full disk it stays without them,
 and the end of the next sync run tries again). Maintaining them row by row was a
-third of a first sync's time, building them once a small part of that. Nothing reads differently without
-them, only slower: search during a first sync sees exactly what has been committed,
-as it always does. So no query may name one of them (``INDEXED BY``); the two search
-names, ``items_library_type`` and ``items_filter`` (``FILTER_INDEX``), are never
-dropped. The FTS5 tables are not deferred: they are written with the items, in the
+third of a first sync's time, building them once a small part of that. Nothing
+reads differently without them, only slower: search during a first sync sees exactly
+what has been committed, as it always does. So no query may name one of them
+(``INDEXED BY``); the two search names, ``items_library_type`` and ``items_filter``
+(``FILTER_INDEX``), are never dropped. The FTS5 tables are not deferred: they are written with the items, in the
 same transaction, so search never lacks an item the mirror holds, and an interrupted
 or resumed sync has nothing to rebuild; building the indexes again also merges the
 FTS5 segments that the sync's commits left (``_build_indexes``).
