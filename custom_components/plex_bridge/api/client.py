@@ -161,7 +161,13 @@ class PlexCommandError(PlexError):
     """A player refused or could not carry out a command (4xx from ``/player``)."""
 
 
-def _decode(body: bytes, content_type: str) -> Container:
+type JsonDecoder = Callable[[bytes], Any]
+"""Decodes a JSON body (``ValueError`` if it is not JSON): ``orjson.loads`` by default."""
+
+
+def _decode(
+    body: bytes, content_type: str, json_decoder: JsonDecoder = orjson.loads
+) -> Container:
     """The ``MediaContainer`` of a body, JSON or XML (``ValueError`` if neither)."""
     text = body.strip()
     # Plex for Android (TV) and Plexamp answer a proxied command with a bare "OK".
@@ -171,19 +177,22 @@ def _decode(body: bytes, content_type: str) -> Container:
         not content_type.endswith("json") and text[:1] == b"<"
     ):
         return xml_to_container(text)
-    data = orjson.loads(text)
+    data = json_decoder(text)
     container = data.get("MediaContainer") if isinstance(data, dict) else None
     if not isinstance(container, dict):
         raise ValueError("no MediaContainer in the answer")  # noqa: TRY004 - a parse error
     return container
 
 
-def _container_reader(path: str) -> Callable[[bytes, str], Container]:
+def _container_reader(
+    path: str, json_decoder: JsonDecoder | None = None
+) -> Callable[[bytes, str], Container]:
     """Decodes an answer of ``path`` (``PlexMalformedError`` if it cannot)."""
+    decoder = orjson.loads if json_decoder is None else json_decoder
 
     def read(body: bytes, content_type: str) -> Container:
         try:
-            return _decode(body, content_type)
+            return _decode(body, content_type, decoder)
         except ValueError as err:
             raise PlexMalformedError(f"unreadable answer from {path}: {err}") from err
 
@@ -199,12 +208,19 @@ class RawPage:
     turn to be written comes.
     """
 
-    __slots__ = ("_body", "_content_type", "_path")
+    __slots__ = ("_body", "_content_type", "_json_decoder", "_path")
 
-    def __init__(self, body: bytes, content_type: str, path: str) -> None:
+    def __init__(
+        self,
+        body: bytes,
+        content_type: str,
+        path: str,
+        json_decoder: JsonDecoder | None = None,
+    ) -> None:
         self._body = body
         self._content_type = content_type
         self._path = path
+        self._json_decoder = json_decoder
 
     def decode(self) -> tuple[list[dict[str, Any]], int]:
         """The items and the ``totalSize``, as ``section_metadata`` gives them.
@@ -212,7 +228,8 @@ class RawPage:
         Raises ``PlexMalformedError`` for a body that is not JSON or XML (read the
         page again through ``section_metadata``, which retries).
         """
-        return _listing(_container_reader(self._path)(self._body, self._content_type))
+        read = _container_reader(self._path, self._json_decoder)
+        return _listing(read(self._body, self._content_type))
 
 
 def _listing_request(
@@ -311,10 +328,13 @@ class PlexClient:
         *,
         headers: Mapping[str, str] | None = None,
         retry: bool | None = None,
+        json_decoder: JsonDecoder | None = None,
     ) -> Container:
         """Send a request and return its ``MediaContainer`` (``{}`` for an empty body).
 
-        ``retry`` defaults to ``True`` for GET only. Raises the errors above.
+        ``retry`` defaults to ``True`` for GET only. ``json_decoder`` decodes a JSON
+        body instead of ``orjson.loads`` (the mirror's keeps only what it stores).
+        Raises the errors above.
         """
         return await self._retrying(
             method,
@@ -322,7 +342,7 @@ class PlexClient:
             params,
             headers=headers,
             retry=retry,
-            read=_container_reader(path),
+            read=_container_reader(path, json_decoder),
         )
 
     async def _retrying[T](
@@ -402,9 +422,13 @@ class PlexClient:
         return body, content_type.lower()
 
     async def _get(
-        self, path: str, params: Mapping[str, str | int] | None = None
+        self,
+        path: str,
+        params: Mapping[str, str | int] | None = None,
+        *,
+        json_decoder: JsonDecoder | None = None,
     ) -> Container:
-        return await self.request("GET", path, params)
+        return await self.request("GET", path, params, json_decoder=json_decoder)
 
     def _cached[T](
         self, key: tuple[Any, ...], ttl: float, fetch: Callable[[], Awaitable[T]]
@@ -814,16 +838,18 @@ class PlexClient:
         filters: Mapping[str, str | int] | None = None,
         sort: str | None = None,
         guids: bool = True,
+        json_decoder: JsonDecoder | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
         """One page of a section's items of one numeric type, and the ``totalSize``.
 
         ``size=0`` asks only for the count (Plex answers ``totalSize`` and no
         items). ``guids`` adds ``includeGuids=1`` (the ``Guid`` elements).
+        ``json_decoder``: as ``request``'s.
         """
         path, params = _listing_request(
             section_key, plex_type, start, size, filters=filters, sort=sort, guids=guids
         )
-        return _listing(await self._get(path, params))
+        return _listing(await self._get(path, params, json_decoder=json_decoder))
 
     async def section_page(
         self,
@@ -835,11 +861,12 @@ class PlexClient:
         filters: Mapping[str, str | int] | None = None,
         sort: str | None = None,
         guids: bool = True,
+        json_decoder: JsonDecoder | None = None,
     ) -> RawPage:
         """``section_metadata``'s page, decoded only by ``RawPage.decode``.
 
         The same request and retries; a body that cannot be decoded shows only when
-        it is decoded.
+        it is decoded (by ``json_decoder`` if it is JSON and one is given).
         """
         path, params = _listing_request(
             section_key, plex_type, start, size, filters=filters, sort=sort, guids=guids
@@ -850,23 +877,32 @@ class PlexClient:
             params,
             headers=None,
             retry=None,
-            read=lambda body, content_type: RawPage(body, content_type, path),
+            read=lambda body, content_type: RawPage(
+                body, content_type, path, json_decoder
+            ),
         )
 
     async def metadata_batch(
-        self, rating_keys: Sequence[str], *, guids: bool = True
+        self,
+        rating_keys: Sequence[str],
+        *,
+        guids: bool = True,
+        json_decoder: JsonDecoder | None = None,
     ) -> list[dict[str, Any]]:
         """Several items by rating key in one request (``/library/metadata/1,2,3``).
 
         Keys the server no longer has are simply absent; when it has none of them
-        Plex answers 404, which this returns as an empty list.
+        Plex answers 404, which this returns as an empty list. ``json_decoder``: as
+        ``request``'s.
         """
         if not rating_keys:
             return []
         ids = ",".join(quote(key, safe="") for key in rating_keys)
         params: dict[str, str | int] = {"includeGuids": 1} if guids else {}
         try:
-            container = await self._get(f"/library/metadata/{ids}", params)
+            container = await self._get(
+                f"/library/metadata/{ids}", params, json_decoder=json_decoder
+            )
         except PlexNotFoundError:
             return []
         return children(container, "Metadata")
