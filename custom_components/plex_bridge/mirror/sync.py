@@ -119,6 +119,7 @@ from bisect import bisect_right
 from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+import functools
 import logging
 import time
 from typing import TYPE_CHECKING, Any, Final, cast
@@ -127,6 +128,8 @@ import orjson
 
 from custom_components.plex_bridge.api.client import PlexMalformedError
 from custom_components.plex_bridge.api.models import as_int
+
+from .listing import decode_listing
 
 if TYPE_CHECKING:
     from custom_components.plex_bridge.api.client import PlexClient, RawPage
@@ -282,7 +285,9 @@ class _Reads:
     One limit for the whole sync (every library of an incremental, every
     listing, count and batch), so that a sync never holds all of the client's
     slots; the rest of the integration uses the client itself. Each read is the
-    client's own method, with its signature, behind the limit.
+    client's own method, with its signature, behind the limit. Items are decoded
+    by ``listing.decode_listing``: every read of the sync the same way, so that
+    the content hashes of items read twice compare what the mirror stores.
     """
 
     def __init__(self, client: PlexClient) -> None:
@@ -299,9 +304,16 @@ class _Reads:
             return run
 
         self.raw_sections = limited(client.raw_sections)
-        self.section_metadata = limited(client.section_metadata)
-        self.section_page = limited(client.section_page)
-        self.metadata_batch = limited(client.metadata_batch)
+        # Items decoded with the fields the mirror reads only (``listing``).
+        self.section_metadata = limited(
+            functools.partial(client.section_metadata, json_decoder=decode_listing)
+        )
+        self.section_page = limited(
+            functools.partial(client.section_page, json_decoder=decode_listing)
+        )
+        self.metadata_batch = limited(
+            functools.partial(client.metadata_batch, json_decoder=decode_listing)
+        )
 
     @property
     def requests_made(self) -> int:
