@@ -41,7 +41,7 @@ PATHS = PathMapper([{"plex": "/data", "local": "D:\\Media"}])
 async def demo(
     socket_enabled: None, emulator_clock: Clock
 ) -> AsyncIterator[PlexClient]:
-    """Our client on the demo library (every type, every tag kind, legacy GUIDs)."""
+    """Our client on the demo library (every type, people and genres, external ids)."""
     emu = PlexEmulator(library="demo", clock=emulator_clock)
     await emu.start()
     try:
