@@ -166,7 +166,7 @@ type JsonDecoder = Callable[[bytes], Any]
 
 
 def _decode(
-    body: bytes, content_type: str, json_decoder: JsonDecoder = orjson.loads
+    body: bytes, content_type: str, json_decoder: JsonDecoder | None = None
 ) -> Container:
     """The ``MediaContainer`` of a body, JSON or XML (``ValueError`` if neither)."""
     text = body.strip()
@@ -177,7 +177,7 @@ def _decode(
         not content_type.endswith("json") and text[:1] == b"<"
     ):
         return xml_to_container(text)
-    data = json_decoder(text)
+    data = (orjson.loads if json_decoder is None else json_decoder)(text)
     container = data.get("MediaContainer") if isinstance(data, dict) else None
     if not isinstance(container, dict):
         raise ValueError("no MediaContainer in the answer")  # noqa: TRY004 - a parse error
@@ -188,11 +188,10 @@ def _container_reader(
     path: str, json_decoder: JsonDecoder | None = None
 ) -> Callable[[bytes, str], Container]:
     """Decodes an answer of ``path`` (``PlexMalformedError`` if it cannot)."""
-    decoder = orjson.loads if json_decoder is None else json_decoder
 
     def read(body: bytes, content_type: str) -> Container:
         try:
-            return _decode(body, content_type, decoder)
+            return _decode(body, content_type, json_decoder)
         except ValueError as err:
             raise PlexMalformedError(f"unreadable answer from {path}: {err}") from err
 
