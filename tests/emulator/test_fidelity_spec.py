@@ -29,7 +29,7 @@ import aiohttp
 import pytest
 from referencing.exceptions import Unresolvable
 
-from tests.plex_server import PlexEmulator
+from tests.plex_server import PlexEmulator, shaping
 from tests.plex_server.plextv import PlexTV
 
 from .fidelity import (
@@ -465,3 +465,20 @@ def test_the_spec_strictness_is_enforced() -> None:
         "'moon' is not one of" in error
         for error in spec_errors("/status/sessions", "GET", bad_enum)
     )
+
+
+def test_response_customization_parameters_are_plexs() -> None:
+    """The four arguments ``shaping`` honours are those the spec names.
+
+    The spec mentions them once, for the history listing ("supports
+    ``includeFields``, ``excludeFields``, ``includeElements``, and
+    ``excludeElements``"); their meaning is from Plex's own API reference (see
+    ``tests/plex_server/shaping.py``).
+    """
+    history = load_spec()["paths"]["/status/sessions/history/all"]["get"]
+    named = {
+        word.strip("`,.")
+        for word in history["description"].split()
+        if word.startswith("`")
+    }
+    assert set(shaping.PARAMS) <= named

@@ -18,7 +18,8 @@ import pytest
 
 from tests.plex_server import Clock, PlexEmulator
 from tests.plex_server.generator import PRESETS, generate
-from tests.plex_server.items import Item
+from tests.plex_server.items import QUICK_FIELDS, Item
+from tests.plex_server.library import build
 
 THE_MATRIX = 1  # the small preset starts with The Matrix trilogy
 NOTIFICATION_TIMEOUT = 5  # a safety net; notifications are published synchronously
@@ -303,6 +304,144 @@ async def test_include_guids(owner_http: aiohttp.ClientSession) -> None:
     assert [guid["id"] for guid in data["Metadata"][0]["Guid"]] == guids
     data = await get_json(owner_http, "/library/sections/1/all")
     assert "Guid" not in data["Metadata"][0]
+
+
+async def test_include_fields_trims_item_attributes(
+    owner_http: aiohttp.ClientSession, plex_server: PlexEmulator
+) -> None:
+    """``includeFields`` keeps only the named attributes of each item, in XML and JSON.
+
+    The container's own attributes (paging) stay, and so do the child elements:
+    fields and elements are asked for separately (see ``shaping``).
+    """
+    params = {
+        "includeFields": "ratingKey,title",
+        "X-Plex-Container-Start": "1",
+        "X-Plex-Container-Size": "2",
+    }
+    data = await get_json(owner_http, "/library/sections/1/all", params=params)
+    assert (data["size"], data["offset"]) == (2, 1)
+    assert data["totalSize"] == len(movies(plex_server))
+    whole = await get_json(
+        owner_http,
+        "/library/sections/1/all",
+        params={"X-Plex-Container-Start": "1", "X-Plex-Container-Size": "2"},
+    )
+    for trimmed, item in zip(data["Metadata"], whole["Metadata"], strict=True):
+        attributes = {
+            key for key, value in trimmed.items() if not isinstance(value, list)
+        }
+        assert attributes == {"ratingKey", "title"}
+        assert (trimmed["ratingKey"], trimmed["title"]) == (
+            item["ratingKey"],
+            item["title"],
+        )
+        assert trimmed["Media"] == item["Media"]
+        assert trimmed["Genre"] == item["Genre"]
+    root, _ = await get_xml(
+        owner_http, "/library/sections/1/all", params={"includeFields": "ratingKey"}
+    )
+    assert {tuple(video.attrib) for video in root} == {("ratingKey",)}
+    assert root.attrib["size"] == str(len(movies(plex_server)))
+
+
+async def test_exclude_fields_and_elements(owner_http: aiohttp.ClientSession) -> None:
+    """``excludeFields`` / ``excludeElements`` leave the named ones off each item."""
+    whole = await get_json(owner_http, "/library/sections/1/all")
+    data = await get_json(
+        owner_http,
+        "/library/sections/1/all",
+        params={"excludeFields": "summary,tagline", "excludeElements": "Media,Role"},
+    )
+    for trimmed, item in zip(data["Metadata"], whole["Metadata"], strict=True):
+        assert "summary" in item
+        assert "Media" in item
+        assert "Role" in item
+        expected = {
+            key: value
+            for key, value in item.items()
+            if key not in {"summary", "tagline", "Media", "Role"}
+        }
+        assert trimmed == expected
+
+
+async def test_include_elements(owner_http: aiohttp.ClientSession) -> None:
+    """``includeElements`` keeps only the named child elements; keys-only listings."""
+    data = await get_json(
+        owner_http,
+        "/library/sections/1/all",
+        params={"includeGuids": "1", "includeElements": "Guid"},
+    )
+    assert all(
+        [key for key, value in item.items() if isinstance(value, list)] == ["Guid"]
+        for item in data["Metadata"]
+    )
+    # What an orphan check reads: keys and nothing else, episodes included.
+    data = await get_json(
+        owner_http,
+        "/library/sections/2/all",
+        params={
+            "type": "4",
+            "includeFields": "ratingKey",
+            "excludeElements": "Media,Genre,Director,Writer,Role,Country,Guid",
+        },
+    )
+    assert data["Metadata"]
+    assert all(list(item) == ["ratingKey"] for item in data["Metadata"])
+
+
+async def test_metadata_honours_response_customization(
+    owner_http: aiohttp.ClientSession,
+) -> None:
+    """``/library/metadata/{ids}`` trims its details the same way."""
+    data = await get_json(
+        owner_http,
+        f"/library/metadata/{THE_MATRIX},{THE_MATRIX + 1}",
+        params={"includeFields": "ratingKey,updatedAt", "includeElements": "Media"},
+    )
+    assert [sorted(item) for item in data["Metadata"]] == [
+        ["Media", "ratingKey", "updatedAt"]
+    ] * 2
+    assert data["Metadata"][0]["Media"][0]["Part"][0]["file"]
+
+
+def test_quick_fields_are_the_attributes_themselves() -> None:
+    """``named_attrs`` gives what ``attrs`` gives for those names, item by item.
+
+    Over every item of the demo world (every kind, played and unplayed,
+    parents with counts), each quick field alone and all of them at once.
+    """
+    library = build("demo", clock=Clock())
+    renderer = library.renderer
+    names = [frozenset({name}) for name in QUICK_FIELDS]
+    names.append(frozenset(QUICK_FIELDS))
+    kinds = set()
+    for item in library.items.values():
+        kinds.add(item.kind)
+        attrs = renderer.attrs(item)
+        for wanted in names:
+            quick = renderer.named_attrs(item, wanted)
+            assert quick is not None
+            # (None is no attribute: ``Node`` drops it.)
+            expected = {k: v for k, v in attrs.items() if k in wanted and v is not None}
+            assert quick == expected, item
+    assert kinds >= {"movie", "show", "season", "episode", "artist", "album", "track"}
+    # Any other name: the whole attributes are built instead.
+    some_item = next(iter(library.items.values()))
+    assert renderer.named_attrs(some_item, frozenset({"ratingKey", "title"})) is None
+
+
+async def test_empty_customization_is_ignored(
+    owner_http: aiohttp.ClientSession,
+) -> None:
+    """An empty list asks for nothing in particular: the whole items."""
+    whole = await get_json(owner_http, "/library/sections/1/all")
+    data = await get_json(
+        owner_http,
+        "/library/sections/1/all",
+        params={"includeFields": "", "includeElements": ""},
+    )
+    assert data == whole
 
 
 async def test_json_types(owner_http: aiohttp.ClientSession) -> None:

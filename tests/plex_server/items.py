@@ -20,13 +20,17 @@ stream here is embedded in its file, and real Plex gives ``key``
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+import functools
 import hashlib
 import json
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .node import SINGLE_JSON_CHILDREN, XML_ESCAPES, Node, group_by_json_key, xml_value
+
+if TYPE_CHECKING:
+    from .shaping import ResponseShape
 
 IDENTIFIER = "com.plexapp.plugins.library"
 MEDIA_TAG_PREFIX = "/system/bundle/media/flags/"
@@ -113,6 +117,8 @@ PERSON_TAG_BASE = 10_000
 ROLES_IN_LISTS = 3
 CHARACTER_VARIANTS = 4
 TAG_FILTERS = {"Genre": "genre", "Country": "country", "Director": "director", "Writer": "writer", "Producer": "producer", "Role": "actor"}
+TAG_ELEMENTS = tuple(TAG_FILTERS)
+"""The tag elements an item may carry (``Renderer.tags``)."""
 ROLE_THUMB = "https://metadata-static.plex.tv/people/{}.jpg"
 
 
@@ -716,6 +722,7 @@ class Renderer:
         guids: bool = False,
         shared: bool = False,
         streams: bool = False,
+        shape: ResponseShape | None = None,
     ) -> Node:
         """A ``Node`` for the item.
 
@@ -723,8 +730,13 @@ class Renderer:
         every tag, ``Location`` of shows); ``streams`` adds only the streams of
         videos (lists of one parent, ``children_20.xml``); ``guids`` adds the ``Guid`` children that ``includeGuids=1`` asks for. With
         ``shared`` the tag children are nodes shared with other items (rendered once;
-        never change them); without it every node is the caller's own.
+        never change them); without it every node is the caller's own. ``shape``
+        trims it as the request asked (``shaping``; its tag children are shared).
         """
+        if shape is not None:
+            return self._shaped_node(
+                item, shape, detail=detail, guids=guids, streams=streams
+            )
         attrs = self.attrs(item)
         video = item.kind in ("movie", "episode")
         children = self.media(item, detail=detail or (streams and video))
@@ -734,6 +746,62 @@ class Renderer:
         if detail and item.kind in ("show", "artist"):
             children.append(Node("Location", {"path": self.folder(item)}))
         return Node(item.tag, attrs, children, json_key="Metadata")
+
+    def _shaped_node(
+        self,
+        item: Item,
+        shape: ResponseShape,
+        *,
+        detail: bool,
+        guids: bool,
+        streams: bool,
+    ) -> Node:
+        """``node`` as a request's ``ResponseShape`` trims it (tags shared).
+
+        Elements the shape leaves off are not built at all, so that a keys-only
+        listing costs what Plex says it should: less.
+        """
+        keep = shape.keeps_element
+        children: list[Node] = []
+        if keep("Media"):
+            video = item.kind in ("movie", "episode")
+            children += self.media(item, detail=detail or (streams and video))
+        if shape.keeps_any_element(TAG_ELEMENTS):
+            children += [
+                node
+                for node in self.tags(item, detail=detail, shared=True)
+                if keep(node.tag)
+            ]
+        if guids and keep("Guid"):
+            children += self.guid_nodes(item)
+        if detail and item.kind in ("show", "artist") and keep("Location"):
+            children.append(Node("Location", {"path": self.folder(item)}))
+        attrs = None
+        if shape.include_fields is not None:
+            attrs = self.named_attrs(item, shape.include_fields)
+        if attrs is None:
+            attrs = self.attrs(item)
+        return Node(item.tag, shape.fields(attrs), children, json_key="Metadata")
+
+    def named_attrs(self, item: Item, names: frozenset[str]) -> dict[str, Any] | None:
+        """The named attributes alone, as ``attrs`` has them, without the others.
+
+        For the few fields that keys-and-stamps listings ask for (``QUICK_FIELDS``):
+        building every attribute of an item (its relatives' titles, images...) to
+        keep one would make a trimmed answer dearer than the whole one, where Plex
+        says trimming is what makes it cheap. ``None`` when a name is not one of
+        them, or the item has extra attributes: then ``attrs`` it is.
+        """
+        if item.extra:
+            return None
+        plan = _quick_plan(names)
+        if plan is None:
+            return None
+        groups, order = plan
+        found: dict[str, Any] = {}
+        for group in groups:
+            found.update(group(self, item))
+        return {name: value for name in order if (value := found.get(name)) is not None}
 
     def attrs(self, item: Item) -> dict[str, Any]:
         """The attributes of an item, in Plex's order."""
@@ -1345,3 +1413,55 @@ class Renderer:
                 "updatedAt": playlist.updated_at,
             },
         )
+
+
+def _own_attrs(_renderer: Renderer, item: Item) -> dict[str, Any]:
+    return {
+        "ratingKey": str(item.rating_key),
+        "addedAt": item.added_at,
+        "updatedAt": item.updated_at,
+    }
+
+
+def _family_keys(renderer: Renderer, item: Item) -> dict[str, Any]:
+    return renderer.family_attrs(item, "rating_key")
+
+
+def _views(renderer: Renderer, item: Item) -> dict[str, Any]:
+    return renderer.view_attrs(item)
+
+
+def _counts(renderer: Renderer, item: Item) -> dict[str, Any]:
+    return renderer.count_attrs(item)
+
+
+QUICK_FIELDS: dict[str, Callable[[Renderer, Item], dict[str, Any]]] = {
+    "ratingKey": _own_attrs,
+    "parentRatingKey": _family_keys,
+    "grandparentRatingKey": _family_keys,
+    "viewCount": _views,
+    "viewOffset": _views,
+    "lastViewedAt": _views,
+    "childCount": _counts,
+    "leafCount": _counts,
+    "viewedLeafCount": _counts,
+    "addedAt": _own_attrs,
+    "updatedAt": _own_attrs,
+}
+"""The attributes ``Renderer.named_attrs`` builds alone, and the group that has each."""
+QUICK_ORDER = tuple(QUICK_FIELDS)
+"""Their order in ``Renderer.attrs``."""
+
+
+@functools.cache
+def _quick_plan(
+    names: frozenset[str],
+) -> (
+    tuple[tuple[Callable[[Renderer, Item], dict[str, Any]], ...], tuple[str, ...]]
+    | None
+):
+    """The groups to build for these names, and the names in order (``None``: not quick)."""
+    if not names <= QUICK_FIELDS.keys():
+        return None
+    order = tuple(name for name in QUICK_ORDER if name in names)
+    return tuple(dict.fromkeys(QUICK_FIELDS[name] for name in order)), order

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 import json
 import random
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
@@ -48,6 +48,9 @@ from .items import (
 )
 from .library_query import Condition, Matcher, SortKey, StampIndex, sort_items
 from .node import Node
+
+if TYPE_CHECKING:
+    from .shaping import ResponseShape
 
 __all__ = ["PRESETS", "Library", "LibraryError", "add_routes", "build"]
 
@@ -414,15 +417,20 @@ class Library:
     # -- rendering ---------------------------------------------------------------------
 
     def item_node(
-        self, item: Item | int | str, *, detail: bool = True, guids: bool = True
+        self,
+        item: Item | int | str,
+        *,
+        detail: bool = True,
+        guids: bool = True,
+        shape: ResponseShape | None = None,
     ) -> Node:
         """A fresh ``Node`` of an item (``Media``/``Part``/``Stream`` in detail).
 
         The node is the caller's to change (e.g. to add stream decisions for a
-        session).
+        session). ``shape``: trimmed as a request asked (``shaping``).
         """
         target = item if isinstance(item, Item) else self.get(item)
-        return self.renderer.node(target, detail=detail, guids=guids)
+        return self.renderer.node(target, detail=detail, guids=guids, shape=shape)
 
     def fragment(
         self,
@@ -431,17 +439,22 @@ class Library:
         guids: bool = False,
         extra: dict[str, Any] | None = None,
         streams: bool = False,
+        shape: ResponseShape | None = None,
     ) -> Node:
         """The list rendering of an item, as a node for ``media_container``.
 
         ``guids`` adds the ``Guid`` children (``includeGuids=1``); ``extra`` adds
         attributes (e.g. ``playlistItemID``) to this rendering only. Without
-        ``streams`` the rendering is the cached one; with it (short lists: children,
-        playlist items) it is built afresh with the media's ``Stream``s.
+        ``streams`` or ``shape`` the rendering is the cached one; with either
+        (short lists: children, playlist items; a request's ``includeFields``...)
+        it is built afresh, with the media's ``Stream``s or as trimmed.
         """
-        if streams:
-            node = self.renderer.node(item, guids=guids, shared=True, streams=True)
-            node.attrs.update(extra or {})
+        if streams or shape is not None:
+            node = self.renderer.node(
+                item, guids=guids, shared=True, streams=streams, shape=shape
+            )
+            extra = extra or {}
+            node.attrs.update(extra if shape is None else shape.fields(extra))
             return node
         return ItemFragment(self.renderer, item, guids=guids, extra=extra)
 

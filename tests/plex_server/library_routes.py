@@ -33,6 +33,7 @@ from .library import Library, LibraryError
 from .library_query import QueryError, parse_conditions, parse_page, parse_sort, tags_of
 from .node import Node
 from .responses import empty, error, media_container, paged_headers, plex_header
+from .shaping import ResponseShape
 
 if TYPE_CHECKING:
     from .server import PlexEmulator
@@ -358,11 +359,13 @@ def item_renderer(
     ``children_20.xml``.
     """
     guids = _flag(request, "includeGuids")
+    shape = ResponseShape.from_query(request.query)
 
     def render(obj: Any) -> Node:
         if isinstance(obj, Collection):
-            return library.renderer.collection_node(obj)
-        return library.fragment(obj, guids=guids, streams=streams)
+            node = library.renderer.collection_node(obj)
+            return node if shape is None else shape.node(node)
+        return library.fragment(obj, guids=guids, streams=streams, shape=shape)
 
     return render
 
@@ -908,16 +911,21 @@ async def get_metadata(request: web.Request) -> web.Response:
     else:
         attrs |= library_container_attrs(allow_sync=True)
     guids = _flag(request, "includeGuids")
-    children = [_detail_node(library, obj, guids) for obj in found]
+    shape = ResponseShape.from_query(request.query)
+    children = [_detail_node(library, obj, guids, shape) for obj in found]
     return media_container(request, attrs, children)
 
 
-def _detail_node(library: Library, obj: Item | Collection | Node, guids: bool) -> Node:
-    if isinstance(obj, Node):
-        return obj
-    if isinstance(obj, Collection):
-        return library.renderer.collection_node(obj)
-    return library.item_node(obj, detail=True, guids=guids)
+def _detail_node(
+    library: Library,
+    obj: Item | Collection | Node,
+    guids: bool,
+    shape: ResponseShape | None,
+) -> Node:
+    if isinstance(obj, Item):
+        return library.item_node(obj, detail=True, guids=guids, shape=shape)
+    node = library.renderer.collection_node(obj) if isinstance(obj, Collection) else obj
+    return node if shape is None else shape.node(node)
 
 
 @_guarded
