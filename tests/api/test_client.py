@@ -22,6 +22,8 @@ from yarl import URL
 from custom_components.plex_bridge.api.breaker import BreakerState, CircuitBreaker
 from custom_components.plex_bridge.api.cache import TTLCache
 from custom_components.plex_bridge.api.client import (
+    ITEM_ELEMENTS,
+    ListingShape,
     PlexAuthError,
     PlexClient,
     PlexCommandError,
@@ -1045,6 +1047,38 @@ async def test_a_raw_page_is_decoded_when_asked(
         PlexMalformedError, match=r"unreadable answer from /library/sections/2/all:"
     ):
         broken.decode()
+
+
+@pytest.mark.parametrize("proxied", [False, True])
+async def test_a_listing_shape_asks_for_less(
+    make_client: Callable[..., PlexClient],
+    plex_server: PlexEmulator,
+    xml_proxy: XmlProxy,
+    proxied: bool,
+) -> None:
+    """``ListingShape``: only the named attributes, none of the listed elements.
+
+    JSON, and XML through the proxy; paging and ``totalSize`` as without it.
+    """
+    client = make_client(url=xml_proxy.url) if proxied else make_client()
+    shape = ListingShape(("ratingKey", "leafCount"), ITEM_ELEMENTS)
+    items, total = await client.section_metadata(
+        "2", 3, start=1, size=4, sort="addedAt", guids=False, shape=shape
+    )
+    whole, _ = await client.section_metadata(
+        "2", 3, start=1, size=4, sort="addedAt", guids=False
+    )
+    assert total == len(plex_server.library.sections[2].by_kind["season"])
+    # (An XML element's dict also names its tag.)
+    assert [{k: v for k, v in item.items() if k != "_tag"} for item in items] == [
+        {"ratingKey": item["ratingKey"], "leafCount": item["leafCount"]}
+        for item in whole
+    ]
+    assert len(items) == 4
+    episodes, _ = await client.section_metadata(
+        "2", 4, size=3, shape=ListingShape(("ratingKey",), ITEM_ELEMENTS)
+    )
+    assert [set(item) - {"_tag"} for item in episodes] == [{"ratingKey"}] * 3
 
 
 async def test_timeout(

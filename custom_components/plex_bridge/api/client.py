@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 import logging
 import random
 from typing import Any, Final
@@ -231,6 +232,50 @@ class RawPage:
         return _listing(read(self._body, self._content_type))
 
 
+@dataclass(frozen=True, slots=True)
+class ListingShape:
+    """Which attributes and child elements of each item a listing asks for.
+
+    Plex's response customization (its API reference, "Response Customization"):
+    ``includeFields`` keeps only the named attributes of each item,
+    ``excludeElements`` leaves the named child elements off. Plex treats both as
+    requests, not guarantees (an older server, or another endpoint, may send the
+    whole items), so a caller reads what it asked for and ignores the rest.
+    """
+
+    include_fields: tuple[str, ...] = ()
+    exclude_elements: tuple[str, ...] = ()
+
+    def params(self) -> dict[str, str]:
+        """The query arguments."""
+        params = {}
+        if self.include_fields:
+            params["includeFields"] = ",".join(self.include_fields)
+        if self.exclude_elements:
+            params["excludeElements"] = ",".join(self.exclude_elements)
+        return params
+
+
+ITEM_ELEMENTS: Final = (
+    "Media",
+    "Genre",
+    "Country",
+    "Director",
+    "Writer",
+    "Producer",
+    "Role",
+    "Collection",
+    "Label",
+    "Mood",
+    "Style",
+    "Guid",
+    "Image",
+    "UltraBlurColors",
+)
+"""The child elements a listing's items can carry (``ListingShape.exclude_elements``
+of a read that wants attributes only)."""
+
+
 def _listing_request(
     section_key: str,
     plex_type: int,
@@ -240,6 +285,7 @@ def _listing_request(
     filters: Mapping[str, str | int] | None,
     sort: str | None,
     guids: bool,
+    shape: ListingShape | None = None,
 ) -> tuple[str, dict[str, str | int]]:
     """The path and query of one page of ``/library/sections/{id}/all``."""
     params: dict[str, str | int] = {
@@ -252,6 +298,8 @@ def _listing_request(
         params["includeGuids"] = 1
     if sort is not None:
         params["sort"] = sort
+    if shape is not None:
+        params |= shape.params()
     return f"/library/sections/{section_key}/all", params
 
 
@@ -837,16 +885,25 @@ class PlexClient:
         filters: Mapping[str, str | int] | None = None,
         sort: str | None = None,
         guids: bool = True,
+        shape: ListingShape | None = None,
         json_decoder: JsonDecoder | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
         """One page of a section's items of one numeric type, and the ``totalSize``.
 
         ``size=0`` asks only for the count (Plex answers ``totalSize`` and no
         items). ``guids`` adds ``includeGuids=1`` (the ``Guid`` elements).
-        ``json_decoder``: as ``request``'s.
+        ``shape`` asks for less of each item (``ListingShape``). ``json_decoder``:
+        as ``request``'s.
         """
         path, params = _listing_request(
-            section_key, plex_type, start, size, filters=filters, sort=sort, guids=guids
+            section_key,
+            plex_type,
+            start,
+            size,
+            filters=filters,
+            sort=sort,
+            guids=guids,
+            shape=shape,
         )
         return _listing(await self._get(path, params, json_decoder=json_decoder))
 
