@@ -590,16 +590,20 @@ class _Batch:
         "library_key",
         "mapper",
         "new_items",
+        "new_tag",
         "new_tags",
         "parts",
-        "tag_id",
+        "tag_ids",
         "updated_items",
     )
 
     def __init__(self, library_key: str, mapper: PathMapper | None) -> None:
         self.library_key = library_key
         self.mapper = mapper
-        self.tag_id: Callable[[str, str], int] = _no_tags
+        self.tag_ids: Mapping[str, dict[str, int]] = {}
+        """Kind -> tag -> id of every stored tag (``MirrorStore._tag_ids``)."""
+        self.new_tag: Callable[[str, str], int] = _no_tags
+        """Gives a tag not in ``tag_ids`` its id (and a row in ``new_tags``)."""
         self.new_items: list[tuple[Any, ...]] = []
         self.updated_items: list[tuple[Any, ...]] = []
         self.item_tags: list[tuple[int, int, int, str | None]] = []
@@ -625,7 +629,7 @@ def _convert(
 ) -> None:
     """Add one Plex JSON Metadata dict's rows to ``batch``."""
     get = metadata.get
-    tag_id = batch.tag_id
+    tag_ids = batch.tag_ids
     mapper = batch.mapper
     library_key = batch.library_key
     title = get("title")
@@ -691,13 +695,20 @@ def _convert(
         entries = get(json_key)
         if not entries:
             continue
+        known = tag_ids[kind]
         for entry in entries:
             tag = entry.get("tag") if isinstance(entry, dict) else None
             if not tag:
                 continue
-            tag = str(tag)
+            if type(tag) is not str:
+                tag = str(tag)
+            found = known.get(tag)
+            if found is None:
+                found = batch.new_tag(kind, tag)
             role = entry.get("role")
-            item_tags.append((item_id, tag_id(kind, tag), position, _str(role)))
+            if role is not None:
+                role = _str(role)
+            item_tags.append((item_id, found, position, role))
             position += 1
             if is_people:
                 people.append(tag)
@@ -813,7 +824,8 @@ class MirrorStore:
         """Wrap an open, migrated connection; use ``MirrorStore.open``."""
         self._db = connection
         self.path = path
-        self._tag_ids: dict[tuple[str, str], int] = {}
+        self._tag_ids: dict[str, dict[str, int]] = {}
+        self._next_tag_id = 0
         self._vocabulary: set[str] | None = None
         self._indexes_deferred = False
 
@@ -938,7 +950,7 @@ class MirrorStore:
                 cursor.execute("COMMIT")
             except BaseException:
                 # The caches first: they may name rows the rollback removes.
-                self._tag_ids.clear()
+                self._tag_ids = {}
                 self._vocabulary = None
                 # SQLite may have rolled back itself (SQLITE_FULL, a failed
                 # COMMIT); a second ROLLBACK would raise and hide the cause.
@@ -1047,35 +1059,33 @@ class MirrorStore:
             )
         )
 
-    def _tag_lookup(
-        self, cursor: sqlite3.Cursor, batch: _Batch
-    ) -> Callable[[str, str], int]:
-        """``(kind, tag) -> id``; a new tag gets the next id and a row in ``batch``.
+    def _tag_lookup(self, cursor: sqlite3.Cursor, batch: _Batch) -> None:
+        """Give ``batch`` the tag ids by kind, and the way to add a tag.
 
-        The cache holds every tag of the file (read once per store; dropped with a
-        rolled-back transaction, which may have held new tags).
+        The cache holds every tag of the file, a dict per kind so that a lookup
+        makes no key tuple (read once per store; dropped with a rolled-back
+        transaction, which may have held new tags). A new tag gets the next id
+        and a row in ``batch``.
         """
         cache = self._tag_ids
         if not cache:
-            cache.update(
-                ((kind, tag), tag_id)
-                for tag_id, kind, tag in cursor.execute(
-                    "SELECT id, kind, tag FROM tags"
-                )
-            )
-        next_id = max(cache.values(), default=0) + 1
+            cache = self._tag_ids = {kind: {} for kind in TAG_KINDS.values()}
+            newest = 0
+            for tag_id, kind, tag in cursor.execute("SELECT id, kind, tag FROM tags"):
+                cache.setdefault(kind, {})[tag] = tag_id
+                newest = max(newest, tag_id)
+            self._next_tag_id = newest + 1
         new_tags = batch.new_tags
 
-        def tag_id(kind: str, tag: str) -> int:
-            nonlocal next_id
-            found = cache.get((kind, tag))
-            if found is None:
-                found = cache[kind, tag] = next_id
-                next_id += 1
-                new_tags.append((found, kind, tag, text.normalize(tag)))
+        def new_tag(kind: str, tag: str) -> int:
+            found = self._next_tag_id
+            self._next_tag_id += 1
+            cache[kind][tag] = found
+            new_tags.append((found, kind, tag, text.normalize(tag)))
             return found
 
-        return tag_id
+        batch.tag_ids = cache
+        batch.new_tag = new_tag
 
     def upsert_items(
         self,
@@ -1131,7 +1141,7 @@ class MirrorStore:
                         )
                     }
             batch = _Batch(library_key, paths or None)
-            batch.tag_id = self._tag_lookup(cursor, batch)
+            self._tag_lookup(cursor, batch)
             next_id = (
                 cursor.execute("SELECT coalesce(max(id), 0) FROM items").fetchone()[0]
                 + 1
