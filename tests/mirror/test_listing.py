@@ -17,7 +17,11 @@ import orjson
 import pytest
 
 from custom_components.plex_bridge.api.client import JsonDecoder, PlexClient
-from custom_components.plex_bridge.mirror.listing import ITEM_FIELDS, decode_listing
+from custom_components.plex_bridge.mirror.listing import (
+    ITEM_FIELDS,
+    decode_keys,
+    decode_listing,
+)
 from custom_components.plex_bridge.mirror.paths import PathMapper
 from custom_components.plex_bridge.mirror.store import TAG_KINDS, MirrorStore
 from custom_components.plex_bridge.mirror.sync import TYPES_BY_SECTION
@@ -153,6 +157,30 @@ def test_the_decode_keeps_only_what_the_mirror_reads() -> None:
             ],
         }
     }
+
+
+def test_the_keys_decode_keeps_keys_and_counts() -> None:
+    """``decode_keys``: whole items (a server that ignored ``includeFields``) or not."""
+    item = {
+        "ratingKey": "70",
+        "title": "Season 1",
+        "leafCount": 10,
+        "childCount": 1,
+        "Genre": [{"tag": "Drama"}],
+    }
+    body = orjson.dumps(
+        {"MediaContainer": {"totalSize": 9, "offset": 2, "Metadata": [item]}}
+    )
+
+    assert decode_keys(body) == {
+        "MediaContainer": {
+            "totalSize": 9,
+            "offset": 2,
+            "Metadata": [{"ratingKey": "70", "leafCount": 10, "childCount": 1}],
+        }
+    }
+    with pytest.raises(ValueError, match="not JSON"):
+        decode_keys(b"<html>")
 
 
 def test_every_tag_list_the_store_keeps_is_decoded() -> None:

@@ -19,6 +19,7 @@ from custom_components.plex_bridge.mirror import sync as sync_module
 from custom_components.plex_bridge.mirror.db import MirrorDB
 from custom_components.plex_bridge.mirror.sync import MirrorSync
 from tests.plex_server import PlexEmulator
+from tests.plex_server.shaping import ResponseShape
 
 MOVIES = "/library/sections/1/all"
 
@@ -100,9 +101,12 @@ async def test_deleted_movies_are_found_by_counting_ranges(
     ]
     counted = [url for url in ranged if url.query.get("X-Plex-Container-Size") == "0"]
     read = [url for url in ranged if url.query.get("X-Plex-Container-Size") != "0"]
-    # Every range counted once; read: the oldest, the middle one and the newest.
+    # Every range counted once; read: the oldest, the middle one and the newest,
+    # their keys only.
     assert len(counted) == ranges
     assert len(read) == 3
+    assert all(url.query.get("includeFields") == "ratingKey" for url in read)
+    assert all("Media" in url.query.get("excludeElements", "") for url in read)
     # No read of every movie's key.
     whole = [
         url
@@ -171,6 +175,17 @@ async def test_deleted_episodes_are_found_through_their_seasons(
     under = [url for url in episodes if "season.id" in url.query]
     assert [url.query["season.id"] for url in under] == [",".join(seasons)]
     assert all("includeGuids" not in url.query for url in under)
+    assert [url.query.get("includeFields") for url in under] == ["ratingKey"]
+    # The seasons' counts: keys and leafCount alone.
+    assert [
+        url.query.get("includeFields")
+        for url in sent
+        if url.path == "/library/sections/2/all"
+        and url.query.get("type") == "3"
+        and "updatedAt>>" not in url.query
+        and "addedAt>>" not in url.query
+        and url.query.get("X-Plex-Container-Size") != "0"
+    ] == ["ratingKey,leafCount"]
     # Nothing else lists episodes but the change queries, the watch probe and the
     # count (X-Plex-Container-Size=0).
     others = [url for url in episodes if url not in under]
@@ -180,3 +195,43 @@ async def test_deleted_episodes_are_found_through_their_seasons(
         for url in others
     )
     assert not [url for url in sent if url.path.endswith(("/children", "/allLeaves"))]
+
+
+async def test_a_server_that_sends_whole_items_is_read_the_same(
+    plex_server: PlexEmulator,
+    traced: tuple[PlexClient, list[URL]],
+    db: MirrorDB,
+    ranges: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Plex may ignore ``includeFields``: deletions are found all the same.
+
+    The emulator is made to answer whole items, as an endpoint that disregards
+    the customization does (Plex's reference says they are requests).
+    """
+    client, _ = traced
+    library = plex_server.library
+    sync = MirrorSync(client, db)
+    await sync.full()
+    monkeypatch.setattr(ResponseShape, "from_query", classmethod(lambda cls, q: None))
+    whole, _ = await client.section_metadata(
+        "1", 1, size=1, guids=False, shape=sync_module.KEYS_ONLY
+    )
+    assert "title" in whole[0]
+    assert "Media" in whole[0]
+    movie = library.sections[1].by_kind["movie"][0]
+    episode = library.sections[2].by_kind["show"][0].leaves()[0]
+    for item in (movie, episode):
+        library.delete_item(item.rating_key)
+
+    result = await sync.incremental()
+
+    assert result.removed == 2
+    for section, plex_type, kind in (("1", 1, "movie"), ("2", 4, "episode")):
+        keys = await db.call(
+            lambda store, s=section, t=plex_type: store.rating_keys(s, t)
+        )
+        assert keys == {
+            str(item.rating_key)
+            for item in library.sections[int(section)].by_kind[kind]
+        }

@@ -99,26 +99,48 @@ ITEM_FIELDS: Final = _Item.__optional_keys__
 """What ``decode_listing`` keeps of an item."""
 
 
-class _Container(TypedDict, total=False):
+class _Keys(TypedDict, total=False):
+    """What the reads of keys and counts use (``sync.KEYS_ONLY`` and the counts)."""
+
+    ratingKey: Any
+    childCount: Any
+    leafCount: Any
+
+
+class _Container[T](TypedDict, total=False):
     totalSize: Any
     size: Any
     offset: Any
-    Metadata: list[_Item]
+    Metadata: list[T]
 
 
-class _Answer(TypedDict, total=False):
-    MediaContainer: _Container
+class _Answer[T](TypedDict, total=False):
+    MediaContainer: _Container[T]
 
 
-_DECODER: Final = msgspec.json.Decoder(_Answer)
+_DECODER: Final = msgspec.json.Decoder(_Answer[_Item])
+_KEYS_DECODER: Final = msgspec.json.Decoder(_Answer[_Keys])
 
 
-def decode_listing(body: bytes) -> Any:
-    """A listing's (or ``/library/metadata``'s) JSON body with the mirror's fields only."""
+def _decode(decoder: msgspec.json.Decoder[Any], body: bytes) -> Any:
     try:
-        return _DECODER.decode(body)
+        return decoder.decode(body)
     except msgspec.ValidationError:
         # Valid JSON of another shape: every field, as the generic decode reads it.
         return orjson.loads(body)
     except msgspec.DecodeError as err:
         raise ValueError(f"not JSON: {err}") from err
+
+
+def decode_listing(body: bytes) -> Any:
+    """A listing's (or ``/library/metadata``'s) JSON body with the mirror's fields only."""
+    return _decode(_DECODER, body)
+
+
+def decode_keys(body: bytes) -> Any:
+    """A listing's JSON body with each item's key and child counts only.
+
+    For the reads that ask Plex for no more (``includeFields``): should a server
+    send whole items anyway, they cost no more memory than the keys.
+    """
+    return _decode(_KEYS_DECODER, body)

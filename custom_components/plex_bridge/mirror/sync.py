@@ -138,7 +138,7 @@ from custom_components.plex_bridge.api.client import (
 )
 from custom_components.plex_bridge.api.models import as_int
 
-from .listing import decode_listing
+from .listing import decode_keys, decode_listing
 
 if TYPE_CHECKING:
     from custom_components.plex_bridge.api.client import PlexClient, RawPage
@@ -156,8 +156,8 @@ KEYS_PAGE_SIZE: Final = 2000
 """Items per page of a keys-only read (no ``Guid`` elements, little to write)."""
 KEYS_ONLY: Final = ListingShape(("ratingKey",), ITEM_ELEMENTS)
 """What a keys-only read asks of each item: its rating key, no child elements
-(Plex's ``includeFields`` / ``excludeElements``; a server that sends more is
-read the same way)."""
+(Plex's ``includeFields`` / ``excludeElements``). A server that sends more is
+read the same way: ``listing.decode_keys`` keeps only keys and counts."""
 IN_FLIGHT: Final = 3
 """Requests a sync has at the server at once, pages and every other read together
 (``_Reads``). The client allows 4 per server: one stays free for what the user does
@@ -1009,9 +1009,9 @@ class MirrorSync:
     ) -> None:
         """Every page of a listing without GUIDs, one after the other, to ``take``.
 
-        Only the attributes of ``shape`` are asked for (Plex may send more). A
-        page is dropped once ``take`` has it; ``take`` returning ``False`` ends
-        the reading.
+        Only the attributes of ``shape`` are asked for, and only keys and child
+        counts are decoded (Plex may send more). A page is dropped once ``take``
+        has it; ``take`` returning ``False`` ends the reading.
         """
         start = 0
         while True:
@@ -1024,6 +1024,7 @@ class MirrorSync:
                 sort=FULL_SORT,
                 guids=False,
                 shape=shape,
+                json_decoder=decode_keys,
             )
             if take(items) is False:
                 return
@@ -1179,6 +1180,7 @@ class MirrorSync:
             sort=FULL_SORT,
             guids=False,
             shape=KEYS_ONLY,
+            json_decoder=decode_keys,
         )
         keys = {str(item.get("ratingKey")) for item in first}
 
@@ -1191,6 +1193,7 @@ class MirrorSync:
                 sort=FULL_SORT,
                 guids=False,
                 shape=KEYS_ONLY,
+                json_decoder=decode_keys,
             )
             # Keep the keys only: a page's dicts go as soon as it is read.
             keys.update(str(item.get("ratingKey")) for item in items)
