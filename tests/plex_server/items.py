@@ -731,57 +731,32 @@ class Renderer:
         videos (lists of one parent, ``children_20.xml``); ``guids`` adds the ``Guid`` children that ``includeGuids=1`` asks for. With
         ``shared`` the tag children are nodes shared with other items (rendered once;
         never change them); without it every node is the caller's own. ``shape``
-        trims it as the request asked (``shaping``; its tag children are shared).
+        trims it as the request asked (``shaping``).
         """
-        if shape is not None:
-            return self._shaped_node(
-                item, shape, detail=detail, guids=guids, streams=streams
-            )
-        attrs = self.attrs(item)
+        attrs = None
+        if shape is not None and shape.include_fields is not None:
+            attrs = self.named_attrs(item, shape.include_fields)
+        if attrs is None:
+            attrs = self.attrs(item)
+        keep = _keep_every if shape is None else shape.keeps_element
         video = item.kind in ("movie", "episode")
-        children = self.media(item, detail=detail or (streams and video))
-        children += self.tags(item, detail=detail, shared=shared)
-        if guids:
-            children += self.guid_nodes(item)
-        if detail and item.kind in ("show", "artist"):
-            children.append(Node("Location", {"path": self.folder(item)}))
-        return Node(item.tag, attrs, children, json_key="Metadata")
-
-    def _shaped_node(
-        self,
-        item: Item,
-        shape: ResponseShape,
-        *,
-        detail: bool,
-        guids: bool,
-        streams: bool,
-    ) -> Node:
-        """``node`` as a request's ``ResponseShape`` trims it (tags shared).
-
-        Elements the shape leaves off are not built at all, so that a keys-only
-        listing costs what Plex says it should: less.
-        """
-        keep = shape.keeps_element
-        children: list[Node] = []
-        if keep("Media"):
-            video = item.kind in ("movie", "episode")
-            children += self.media(item, detail=detail or (streams and video))
-        if shape.keeps_any_element(TAG_ELEMENTS):
-            children += [
-                node
-                for node in self.tags(item, detail=detail, shared=True)
-                if keep(node.tag)
-            ]
+        # Elements a shape leaves off are not built at all: a trimmed answer
+        # costs less, as Plex says it does.
+        children = (
+            self.media(item, detail=detail or (streams and video))
+            if keep("Media")
+            else []
+        )
+        if shape is None or shape.keeps_any_element(TAG_ELEMENTS):
+            tags = self.tags(item, detail=detail, shared=shared)
+            children += tags if shape is None else [n for n in tags if keep(n.tag)]
         if guids and keep("Guid"):
             children += self.guid_nodes(item)
         if detail and item.kind in ("show", "artist") and keep("Location"):
             children.append(Node("Location", {"path": self.folder(item)}))
-        attrs = None
-        if shape.include_fields is not None:
-            attrs = self.named_attrs(item, shape.include_fields)
-        if attrs is None:
-            attrs = self.attrs(item)
-        return Node(item.tag, shape.fields(attrs), children, json_key="Metadata")
+        if shape is not None:
+            attrs = shape.fields(attrs)
+        return Node(item.tag, attrs, children, json_key="Metadata")
 
     def named_attrs(self, item: Item, names: frozenset[str]) -> dict[str, Any] | None:
         """The named attributes alone, as ``attrs`` has them, without the others.
@@ -1413,6 +1388,10 @@ class Renderer:
                 "updatedAt": playlist.updated_at,
             },
         )
+
+
+def _keep_every(_tag: str) -> bool:
+    return True
 
 
 def _own_attrs(_renderer: Renderer, item: Item) -> dict[str, Any]:
