@@ -30,7 +30,9 @@ cores, so its own CPU seconds are given too (``raw_floor_server_cpu_s``,
 mirror's thread, where SQLite and the conversion of the pages run
 (``full_sync_mirror_thread_cpu_s``), and the time Python's garbage collector ran
 during the full sync, on every thread (``full_sync_gc_s``, with the number of
-collections of each generation in ``full_sync_gc_collections``).
+collections of each generation in ``full_sync_gc_collections``). The bodies the
+full sync and the incremental after changes read are counted too
+(``full_sync_mb_read``, ``incremental_changed_mb_read``, in millions of bytes).
 
     scripts/bench mirror [--library large] [--plexapi-fraction 0.25]
 """
@@ -267,7 +269,14 @@ async def child(
     """Full sync, incrementals and search in this process; returns the figures."""
     figures: dict[str, Any] = {"rss_mb_before_sync": vm_kib("VmRSS") / 1024}
     mirror_thread = "plex_bridge_mir"  # MirrorDB's thread (its name, as /proc cuts it)
-    async with aiohttp.ClientSession() as session:
+    received = [0]  # body bytes read, every response (an aiohttp trace)
+
+    async def on_chunk(_session: Any, _context: Any, params: Any) -> None:
+        received[0] += len(params.chunk)
+
+    trace = aiohttp.TraceConfig()
+    trace.on_response_chunk_received.append(on_chunk)
+    async with aiohttp.ClientSession(trace_configs=[trace]) as session:
         client = PlexClient(session, url, token)
         db, _ = await MirrorDB.open(db_path)
         try:
@@ -275,8 +284,10 @@ async def child(
             load_before = load_average()
             started, cpu_started = time.perf_counter(), cpu_seconds()
             server_started = process_cpu_seconds(server_pid)
+            received[0] = 0
             with GCTimer() as collector:
                 full = await sync.full()
+            figures["full_sync_mb_read"] = received[0] / 1e6
             figures["full_sync_s"] = time.perf_counter() - started
             figures["full_sync_gc_s"] = collector.seconds
             figures["full_sync_gc_collections"] = collector.collections
@@ -319,8 +330,10 @@ async def child(
                 await control(session, control_url, "DELETE", f"/items/{key}")
             started, cpu_started = time.perf_counter(), cpu_seconds()
             server_started = process_cpu_seconds(server_pid)
+            received[0] = 0
             changed = await sync.incremental()
             figures["incremental_changed_s"] = time.perf_counter() - started
+            figures["incremental_changed_mb_read"] = received[0] / 1e6
             figures["incremental_changed_cpu_s"] = cpu_seconds() - cpu_started
             figures["incremental_changed_server_cpu_s"] = (
                 process_cpu_seconds(server_pid) - server_started
