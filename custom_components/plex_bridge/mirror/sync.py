@@ -300,7 +300,9 @@ class _Reads:
     slots; the rest of the integration uses the client itself. Each read is the
     client's own method, with its signature, behind the limit. Items are decoded
     by ``listing.decode_listing``: every read of the sync the same way, so that
-    the content hashes of items read twice compare what the mirror stores.
+    the content hashes of items read twice compare what the mirror stores. (The
+    reads of keys and counts, ``MirrorSync._keys_page``, ask for
+    ``listing.decode_keys`` instead.)
     """
 
     def __init__(self, client: PlexClient) -> None:
@@ -1007,30 +1009,48 @@ class MirrorSync:
         shape: ListingShape,
         take: Callable[[list[dict[str, Any]]], object],
     ) -> None:
-        """Every page of a listing without GUIDs, one after the other, to ``take``.
+        """Every page of a keys (or counts) listing, one after the other, to ``take``.
 
-        Only the attributes of ``shape`` are asked for, and only keys and child
-        counts are decoded (Plex may send more). A page is dropped once ``take``
-        has it; ``take`` returning ``False`` ends the reading.
+        Pages of ``_keys_page``. A page is dropped once ``take`` has it; ``take``
+        returning ``False`` ends the reading.
         """
         start = 0
         while True:
-            items, total = await self._client.section_metadata(
-                library_key,
-                plex_type,
-                start=start,
-                size=KEYS_PAGE_SIZE,
-                filters=filters,
-                sort=FULL_SORT,
-                guids=False,
-                shape=shape,
-                json_decoder=decode_keys,
+            items, total = await self._keys_page(
+                library_key, plex_type, start, filters=filters, shape=shape
             )
             if take(items) is False:
                 return
             start += len(items)
             if not items or start >= total:
                 return
+
+    async def _keys_page(
+        self,
+        library_key: str,
+        plex_type: int,
+        start: int,
+        *,
+        filters: Mapping[str, str | int] | None = None,
+        shape: ListingShape = KEYS_ONLY,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of a keys (or counts) listing, and its ``totalSize``.
+
+        ``KEYS_PAGE_SIZE`` items in ``FULL_SORT`` order, without GUIDs; only the
+        attributes of ``shape`` are asked for, and only keys and child counts are
+        decoded (``listing.decode_keys``), whatever the server sends.
+        """
+        return await self._client.section_metadata(
+            library_key,
+            plex_type,
+            start=start,
+            size=KEYS_PAGE_SIZE,
+            filters=filters,
+            sort=FULL_SORT,
+            guids=False,
+            shape=shape,
+            json_decoder=decode_keys,
+        )
 
     async def _diff_by_range(
         self, run: _LibraryRun, plex_type: int
@@ -1172,29 +1192,11 @@ class MirrorSync:
 
     async def _server_keys(self, library_key: str, plex_type: int) -> set[str]:
         """Every rating key of a type on the server (pages fetched ``IN_FLIGHT`` at once)."""
-        client = self._client
-        first, total = await client.section_metadata(
-            library_key,
-            plex_type,
-            size=KEYS_PAGE_SIZE,
-            sort=FULL_SORT,
-            guids=False,
-            shape=KEYS_ONLY,
-            json_decoder=decode_keys,
-        )
+        first, total = await self._keys_page(library_key, plex_type, 0)
         keys = {str(item.get("ratingKey")) for item in first}
 
         async def page(offset: int) -> None:
-            items, _ = await client.section_metadata(
-                library_key,
-                plex_type,
-                start=offset,
-                size=KEYS_PAGE_SIZE,
-                sort=FULL_SORT,
-                guids=False,
-                shape=KEYS_ONLY,
-                json_decoder=decode_keys,
-            )
+            items, _ = await self._keys_page(library_key, plex_type, offset)
             # Keep the keys only: a page's dicts go as soon as it is read.
             keys.update(str(item.get("ratingKey")) for item in items)
 
