@@ -71,7 +71,13 @@ from .coordinator import (
 )
 from .entity import server_device_info
 from .presence import PlayerPresence, async_remove_store, player_identifier
-from .repairs import async_clear_issues, async_server_unreachable
+from .repairs import (
+    async_clear_issues,
+    async_clear_mirror_issues,
+    async_mirror_available,
+    async_mirror_unavailable,
+    async_server_unreachable,
+)
 
 if TYPE_CHECKING:
     from .library_mirror import PlexMirror
@@ -280,18 +286,26 @@ async def _async_is_owner(client: PlexClient) -> bool:
 async def _async_open_mirror(
     hass: HomeAssistant, entry: PlexBridgeConfigEntry
 ) -> PlexMirror | None:
-    """The entry's library mirror; without one (a disk error) the rest still works."""
-    from .library_mirror import PlexMirror
+    """The entry's library mirror; without one (a disk error) the rest still works.
+
+    A file that cannot be opened raises the fixable ``mirror_unavailable`` issue
+    (repairs.py): nothing else would try again before the next start.
+    """
+    from .library_mirror import PlexMirror, mirror_path
 
     try:
-        return await PlexMirror.async_open(hass, entry)
+        mirror = await PlexMirror.async_open(hass, entry)
     except (OSError, sqlite3.Error) as err:
         LOGGER.error(
             "The library mirror of %s cannot be opened, so search asks the server: %s",
             entry.title,
             err,
         )
+        path = mirror_path(hass, entry.runtime_data.server.machine_identifier)
+        async_mirror_unavailable(hass, entry, str(path), str(err))
         return None
+    async_mirror_available(hass, entry)
+    return mirror
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: PlexBridgeConfigEntry) -> bool:
@@ -304,6 +318,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: PlexBridgeConfigEntry) 
         if entry.disabled_by is not None:
             # A disabled entry reads nothing, so nothing of it needs repair.
             async_clear_issues(hass, entry)
+            async_clear_mirror_issues(hass, entry)
         if (mirror := entry.runtime_data.mirror) is not None:
             # Cancels a running sync (the file keeps its last commit), closes the file.
             await mirror.async_close()
@@ -315,6 +330,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: PlexBridgeConfigEntry) 
 async def async_remove_entry(hass: HomeAssistant, entry: PlexBridgeConfigEntry) -> None:
     """The entry is deleted: its repairs and its players' presence go with it."""
     async_clear_issues(hass, entry)
+    async_clear_mirror_issues(hass, entry)
     await async_remove_store(hass, entry.entry_id)
 
 

@@ -93,6 +93,11 @@ from .const import (
     OPTION_PATH_MAPPINGS,
     URI_SCHEME,
 )
+from .repairs import (
+    ISSUE_MIRROR_DISK_FULL,
+    ISSUE_MIRROR_REBUILT,
+    ISSUE_MIRROR_SYNC_FAILED,
+)
 
 if TYPE_CHECKING:
     from . import PlexBridgeConfigEntry
@@ -116,9 +121,9 @@ FAILURES_FOR_ISSUE: Final = 3
 """Failed syncs in a row that raise the ``mirror_sync_failed`` issue."""
 MAX_MEDIA_ADDED_EVENTS: Final = 200
 """The most ``plex_bridge_media_added`` events one sync fires."""
-ISSUE_SYNC_FAILED: Final = "mirror_sync_failed"
-ISSUE_REBUILT: Final = "mirror_rebuilt"
-ISSUE_DISK_FULL: Final = "mirror_disk_full"
+ISSUE_SYNC_FAILED: Final = ISSUE_MIRROR_SYNC_FAILED
+ISSUE_REBUILT: Final = ISSUE_MIRROR_REBUILT
+ISSUE_DISK_FULL: Final = ISSUE_MIRROR_DISK_FULL
 RETRY_FIRST: Final = timedelta(minutes=1)
 """How long a background sync waits after one failure (doubled per failure)."""
 RETRY_MAX: Final = timedelta(hours=1)

@@ -15,11 +15,19 @@ Two issues, both of severity error, one per entry (the issue id carries the entr
 
 Neither text carries the token; the URL shown is the entry's, which has none.
 
-The library mirror raises its own issues (library_mirror.py), none fixable: the
-syncs keep failing (``mirror_sync_failed``, after three), the file was damaged and
-is being rebuilt (``mirror_rebuilt``), the disk is full (``mirror_disk_full``, at
-once, with the file's path). Each goes by itself: after the next good sync, or
-(``mirror_rebuilt``) at the next start.
+The library mirror raises its own issues (library_mirror.py): the syncs keep
+failing (``mirror_sync_failed``, after three), the file was damaged and is being
+rebuilt (``mirror_rebuilt``), the disk is full (``mirror_disk_full``, at once, with
+the file's path). Each goes by itself: after the next good sync, or
+(``mirror_rebuilt``) at the next start. None is fixable.
+
+``mirror_unavailable`` (raised by setup, here): the mirror's file could not be
+opened or created at all (no room for it, a read-only or missing folder, a file
+where its folder should be). The entry loads without a mirror (search and
+``play_media`` ask the server), and nothing would try again before the next start,
+so the issue is fixable: its flow reloads the entry, and says so if the file still
+cannot be opened. It goes when a setup opens the file. Every mirror issue goes
+with the entry (``async_clear_mirror_issues``).
 """
 
 from __future__ import annotations
@@ -44,6 +52,16 @@ from .const import DOMAIN
 UNREACHABLE_AFTER: Final = timedelta(minutes=10)
 ISSUE_UNREACHABLE: Final = "server_unreachable"
 ISSUE_REAUTH_DISMISSED: Final = "reauth_dismissed"
+ISSUE_MIRROR_SYNC_FAILED: Final = "mirror_sync_failed"
+ISSUE_MIRROR_REBUILT: Final = "mirror_rebuilt"
+ISSUE_MIRROR_DISK_FULL: Final = "mirror_disk_full"
+ISSUE_MIRROR_UNAVAILABLE: Final = "mirror_unavailable"
+MIRROR_ISSUES: Final = (
+    ISSUE_MIRROR_SYNC_FAILED,
+    ISSUE_MIRROR_REBUILT,
+    ISSUE_MIRROR_DISK_FULL,
+    ISSUE_MIRROR_UNAVAILABLE,
+)
 DATA_UNREACHABLE_SINCE: HassKey[dict[str, datetime]] = HassKey(
     f"{DOMAIN}_unreachable_since"
 )
@@ -112,6 +130,37 @@ def async_clear_issues(hass: HomeAssistant, entry: ConfigEntry) -> None:
     ir.async_delete_issue(hass, DOMAIN, issue_id(ISSUE_REAUTH_DISMISSED, entry))
 
 
+@callback
+def async_mirror_unavailable(
+    hass: HomeAssistant, entry: ConfigEntry, path: str, error: str
+) -> None:
+    """The mirror's file cannot be opened: say where and why, and offer a retry."""
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id(ISSUE_MIRROR_UNAVAILABLE, entry),
+        is_fixable=True,
+        is_persistent=False,
+        severity=ir.IssueSeverity.ERROR,
+        translation_key=ISSUE_MIRROR_UNAVAILABLE,
+        translation_placeholders={**_placeholders(entry), "path": path, "error": error},
+        data={"entry_id": entry.entry_id},
+    )
+
+
+@callback
+def async_mirror_available(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """The mirror's file opened."""
+    ir.async_delete_issue(hass, DOMAIN, issue_id(ISSUE_MIRROR_UNAVAILABLE, entry))
+
+
+@callback
+def async_clear_mirror_issues(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """The entry is deleted or disabled: its mirror's issues go with it."""
+    for kind in MIRROR_ISSUES:
+        ir.async_delete_issue(hass, DOMAIN, issue_id(kind, entry))
+
+
 class ReauthRepairFlow(ConfirmRepairFlow):
     """Confirm, then start reauthentication of the entry again."""
 
@@ -134,10 +183,48 @@ class ReauthRepairFlow(ConfirmRepairFlow):
         )
 
 
+class MirrorRetryRepairFlow(ConfirmRepairFlow):
+    """Confirm, then reload the entry, which tries to open the mirror's file again.
+
+    The flow ends (and the issue goes) only once the file opened; otherwise the
+    form stays, with the new reason, so the user can fix more and try again.
+    """
+
+    def __init__(self, entry_id: str) -> None:
+        super().__init__()
+        self._entry_id = entry_id
+
+    async def async_step_confirm(
+        self, user_input: dict[str, str] | None = None
+    ) -> RepairsFlowResult:
+        """Ask; on submit, reload the entry and see whether the file opened."""
+        entry = self.hass.config_entries.async_get_entry(self._entry_id)
+        if entry is None:
+            return self.async_abort(reason="entry_removed")
+        registry = ir.async_get(self.hass)
+        key = issue_id(ISSUE_MIRROR_UNAVAILABLE, entry)
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            await self.hass.config_entries.async_reload(entry.entry_id)
+            if registry.async_get_issue(DOMAIN, key) is None:
+                return self.async_create_entry(data={})
+            errors["base"] = "still_unavailable"
+        issue = registry.async_get_issue(DOMAIN, key)
+        placeholders = dict(_placeholders(entry))
+        if issue is not None and issue.translation_placeholders:
+            placeholders.update(issue.translation_placeholders)
+        return self.async_show_form(
+            step_id="confirm", errors=errors, description_placeholders=placeholders
+        )
+
+
 async def async_create_fix_flow(
     hass: HomeAssistant,
     issue_id: str,
     data: dict[str, str | int | float | None] | None,
 ) -> RepairsFlow:
-    """The flow of a fixable issue (only ``reauth_dismissed`` is fixable)."""
-    return ReauthRepairFlow(str((data or {})["entry_id"]))
+    """The flow of a fixable issue: ``reauth_dismissed`` or ``mirror_unavailable``."""
+    entry_id = str((data or {})["entry_id"])
+    if issue_id.startswith(f"{ISSUE_MIRROR_UNAVAILABLE}_"):
+        return MirrorRetryRepairFlow(entry_id)
+    return ReauthRepairFlow(entry_id)

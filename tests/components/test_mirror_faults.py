@@ -8,6 +8,10 @@ Each case states what the user sees and checks it:
 - a full disk: a repairs issue that says so and where the file is, the sensor in
   "error" with the reason, syncs that back off instead of looping, the rest of
   the integration working, and recovery when there is room again;
+- a mirror file that cannot be made at all (a file where its folder should be):
+  the entry loads without a mirror, and a fixable repairs issue says where and
+  why; its fix reloads the entry, says so while the way is still blocked, and
+  ends once the mirror opens and syncs;
 - Home Assistant stopping in the middle of a sync: a quick, clean stop, and the
   next start finds the mirror consistent and resumes;
 - a corrupt file: a repairs issue, one rebuild (no loop), and a mirror that stays
@@ -32,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from http import HTTPStatus
 import json
 import logging
 from pathlib import Path
@@ -42,10 +47,12 @@ import aiohttp
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.button import DOMAIN as BUTTON_DOMAIN, SERVICE_PRESS
 from homeassistant.components.media_player import MediaPlayerState
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import frame, issue_registry as ir, translation
 from homeassistant.loader import DATA_CUSTOM_COMPONENTS
+from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -53,9 +60,11 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
     async_test_home_assistant,
 )
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.plex_bridge.const import DOMAIN
 from custom_components.plex_bridge.library_mirror import (
+    MIRROR_DIR,
     RETRY_FIRST,
     RETRY_MAX,
     PlexMirror,
@@ -738,6 +747,84 @@ async def test_full_disk(  # noqa: PLR0917 - fixtures
     assert found.counts == server_counts(plex_server)
     plex_server.faults.clear()
     assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
+
+
+async def test_a_mirror_file_that_cannot_be_made_is_a_fixable_issue(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    plex_server: PlexEmulator,
+    mock_config_entry: MockConfigEntry,
+    finished: Events,
+) -> None:
+    """No mirror file can be created: the rest loads, an issue says why, its fix retries.
+
+    What stands in the way is the operating system's own refusal: a file where the
+    mirror's folder should be, so creating the folder fails (``FileExistsError``),
+    as a read-only or missing mount would. Nothing of ours is patched.
+    """
+    registry = ir.async_get(hass)
+    blocker = Path(hass.config.path(MIRROR_DIR))
+    await hass.async_add_executor_job(blocker.write_text, "not a folder")
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+
+    # The players and sensors work; only the mirror is missing.
+    assert mock_config_entry.state is ConfigEntryState.LOADED
+    assert mock_config_entry.runtime_data.mirror is None
+    assert hass.states.get(LIVING_ROOM) is not None
+    issue_id = f"mirror_unavailable_{mock_config_entry.entry_id}"
+    issue = registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.is_fixable
+    assert issue.severity is ir.IssueSeverity.ERROR
+    strings = await translation.async_get_translations(hass, "en", "issues", [DOMAIN])
+    prefix = f"component.{DOMAIN}.issues.mirror_unavailable"
+    assert plex_server.name in strings[f"{prefix}.title"].format(
+        **issue.translation_placeholders
+    )
+    assert plex_server.token not in json.dumps(issue.to_json())
+
+    # The fix: the form names the file and the reason.
+    assert await async_setup_component(hass, "repairs", {})
+    client = await hass_client()
+    response = await client.post(
+        "/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue_id}
+    )
+    assert response.status == HTTPStatus.OK
+    step = await response.json()
+    assert step["type"] == "form"
+    assert step["step_id"] == "confirm"
+    placeholders = step["description_placeholders"]
+    path = mirror_path(hass, plex_server.machine_identifier)
+    assert placeholders["path"] == str(path)
+    assert "File exists" in placeholders["error"]
+    assert placeholders["name"] == plex_server.name
+    assert plex_server.token not in json.dumps(step)
+    description = strings[f"{prefix}.fix_flow.step.confirm.description"]
+    assert str(path) in description.format(**placeholders)
+
+    # Submitted with the way still blocked: the entry reloads, the form says so
+    # again, and the issue stays.
+    response = await client.post(f"/api/repairs/issues/fix/{step['flow_id']}", json={})
+    step = await response.json()
+    assert step["type"] == "form"
+    assert step["errors"] == {"base": "still_unavailable"}
+    assert strings[f"{prefix}.fix_flow.error.still_unavailable"]
+    assert registry.async_get_issue(DOMAIN, issue_id) is not None
+    assert mock_config_entry.state is ConfigEntryState.LOADED
+    assert mock_config_entry.runtime_data.mirror is None
+
+    # The user moves the file away and submits again: the mirror opens and syncs.
+    await hass.async_add_executor_job(blocker.unlink)
+    response = await client.post(f"/api/repairs/issues/fix/{step['flow_id']}", json={})
+    assert (await response.json())["type"] == "create_entry"
+    assert registry.async_get_issue(DOMAIN, issue_id) is None
+    mirror = mirror_of(mock_config_entry)
+    data = await finished.wait()
+    assert data["kind"] == "full"
+    assert await hass.async_add_executor_job(path.exists)
+    assert mirror.synced
 
 
 # -- 3. Home Assistant stops during a sync ------------------------------------------

@@ -5,6 +5,9 @@
 - ``reauth_dismissed``: raised when the reauthentication flow of a revoked token is
   closed unfinished; its fix flow starts reauthentication again; removed when the
   entry loads.
+
+The mirror's issues are tested with the mirror (test_mirror, test_mirror_faults);
+here, that they go with the entry.
 """
 
 from __future__ import annotations
@@ -33,7 +36,10 @@ from pytest_homeassistant_custom_component.common import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.plex_bridge.const import DOMAIN
-from custom_components.plex_bridge.repairs import async_reauth_dismissed
+from custom_components.plex_bridge.repairs import (
+    async_mirror_unavailable,
+    async_reauth_dismissed,
+)
 from tests.plex_server import PlexEmulator
 
 from .conftest import wait_for_coordinator
@@ -329,11 +335,23 @@ async def test_removing_the_entry_removes_its_issues(
 ) -> None:
     async_reauth_dismissed(hass, loaded_entry)
     assert reauth_issue(hass, loaded_entry) is not None
+    # The mirror's issues too (raised as the mirror raises them).
+    mirror = loaded_entry.runtime_data.mirror
+    assert mirror is not None
+    mirror._async_raise_issue("mirror_sync_failed", ir.IssueSeverity.ERROR)
+    async_mirror_unavailable(hass, loaded_entry, "/config/plex_bridge", "no room")
+    registry = ir.async_get(hass)
+    mirror_issues = [
+        f"{kind}_{loaded_entry.entry_id}"
+        for kind in ("mirror_sync_failed", "mirror_unavailable")
+    ]
+    assert all(registry.async_get_issue(DOMAIN, key) for key in mirror_issues)
 
     assert await hass.config_entries.async_remove(loaded_entry.entry_id)
     await hass.async_block_till_done()
 
     assert reauth_issue(hass, loaded_entry) is None
+    assert not any(registry.async_get_issue(DOMAIN, key) for key in mirror_issues)
 
 
 async def test_fix_flow_of_a_removed_entry_aborts(
