@@ -297,7 +297,7 @@ async def _async_open_mirror(
         mirror = await PlexMirror.async_open(hass, entry)
     except (OSError, sqlite3.Error) as err:
         LOGGER.error(
-            "The library mirror of %s cannot be opened, so search asks the server: %s",
+            "The library mirror of %s cannot be opened (see Repairs): %s",
             entry.title,
             err,
         )

@@ -1,6 +1,7 @@
 """Repairs: what a user must know (and may fix) about a Plex Bridge entry.
 
-Two issues, both of severity error, one per entry (the issue id carries the entry id):
+Two issues of the server, both of severity error, one per entry (the issue id
+carries the entry id):
 
 - ``server_unreachable``: the server has not answered for ``UNREACHABLE_AFTER`` (10
   minutes). A short outage (a restart, an update) stays quiet: entities are
@@ -23,11 +24,12 @@ the file's path). Each goes by itself: after the next good sync, or
 
 ``mirror_unavailable`` (raised by setup, here): the mirror's file could not be
 opened or created at all (no room for it, a read-only or missing folder, a file
-where its folder should be). The entry loads without a mirror (search and
-``play_media`` ask the server), and nothing would try again before the next start,
-so the issue is fixable: its flow reloads the entry, and says so if the file still
-cannot be opened. It goes when a setup opens the file. Every mirror issue goes
-with the entry (``async_clear_mirror_issues``).
+where its folder should be). The entry loads without a mirror (``play_media``
+and ``search_media`` ask the server; the search and sync actions refuse), and
+nothing would try again before the next start, so the issue is fixable: its flow
+reloads the entry, and says so if the file still cannot be opened. It goes when
+a setup opens the file. Every mirror issue goes with the entry
+(``async_clear_mirror_issues``).
 """
 
 from __future__ import annotations
