@@ -551,7 +551,15 @@ class Item:
         """The playable items under this one (itself for a leaf)."""
         if self.children is None:
             return [self]
-        return [item for item in self.walk() if item.children is None]
+        # Depth first, as ``walk`` goes, without a generator per item: a listing
+        # of seasons or albums counts every one's leaves.
+        found: list[Item] = []
+        for child in self.children:
+            if child.children is None:
+                found.append(child)
+            else:
+                found.extend(child.leaves())
+        return found
 
     # -- watch state -------------------------------------------------------------------
 
