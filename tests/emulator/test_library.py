@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+import json
 import struct
 from typing import Any
 from xml.etree.ElementTree import Element
@@ -16,7 +17,7 @@ import aiohttp
 from defusedxml.ElementTree import fromstring
 import pytest
 
-from tests.plex_server import Clock, PlexEmulator
+from tests.plex_server import Clock, PlexEmulator, node
 from tests.plex_server.generator import PRESETS, generate
 from tests.plex_server.items import QUICK_FIELDS, Item
 from tests.plex_server.library import build
@@ -1122,3 +1123,32 @@ def test_renaming_resorts(plex_server: PlexEmulator) -> None:
     library.update_item(THE_MATRIX, title="The Aardvark")
     assert library.get(THE_MATRIX).title_sort == "Aardvark"
     assert library.query(section)[0].rating_key == THE_MATRIX
+
+
+@pytest.mark.parametrize("with_orjson", [True, False])
+async def test_json_bodies_are_compact_utf8_either_way(
+    plex_server: PlexEmulator,
+    owner_http: aiohttp.ClientSession,
+    monkeypatch: pytest.MonkeyPatch,
+    with_orjson: bool,
+) -> None:
+    """A listing's body is ``json.dumps(..., ensure_ascii=False)`` without spaces.
+
+    The emulator encodes with orjson when it is there (it is, beside Home
+    Assistant) and with the standard library otherwise; clients see the same bytes.
+    An accented title tells UTF-8 from ``\\u`` escapes.
+    """
+    if not with_orjson:
+        monkeypatch.setattr(node, "orjson", None)
+    plex_server.library.update_item(movies(plex_server)[0].rating_key, title="Amélie")
+    async with owner_http.get(
+        "/library/sections/1/all",
+        params={"includeGuids": "1"},
+        headers={"Accept": "application/json"},
+    ) as response:
+        body = await response.read()
+    parsed = json.loads(body)
+    assert body.decode() == json.dumps(
+        parsed, ensure_ascii=False, separators=(",", ":")
+    )
+    assert "Amélie" in body.decode()
