@@ -503,9 +503,12 @@ class StampIndex:
         self._stamps = [values[position] for position in positions]
         self._positions = positions
         self._size = len(items)
-        kinds = {item.kind for item in items}
+        kinds = set(map(attrgetter("kind"), items))
         self._kind = kinds.pop() if len(kinds) == 1 else None
-        self._leaves = all(item.children is None for item in items)
+        # Leaves have no children list (``None``); ``count`` compares in C.
+        self._leaves = list(map(attrgetter("children"), items)).count(None) == len(
+            items
+        )
 
     def covers(self, condition: Condition, size: int) -> bool:
         """Whether the condition is the stamp of these very items (not a relative's).
