@@ -163,8 +163,8 @@ def async_clear_mirror_issues(hass: HomeAssistant, entry: ConfigEntry) -> None:
         ir.async_delete_issue(hass, DOMAIN, issue_id(kind, entry))
 
 
-class ReauthRepairFlow(ConfirmRepairFlow):
-    """Confirm, then start reauthentication of the entry again."""
+class _EntryRepairFlow(ConfirmRepairFlow):
+    """One confirm step about one entry; an entry deleted meanwhile aborts it."""
 
     def __init__(self, entry_id: str) -> None:
         super().__init__()
@@ -173,10 +173,25 @@ class ReauthRepairFlow(ConfirmRepairFlow):
     async def async_step_confirm(
         self, user_input: dict[str, str] | None = None
     ) -> RepairsFlowResult:
-        """Ask once; on submit, the reauthentication flow appears again."""
+        """Show the step, or act on its submission."""
         entry = self.hass.config_entries.async_get_entry(self._entry_id)
         if entry is None:
             return self.async_abort(reason="entry_removed")
+        return await self._async_confirm(entry, user_input)
+
+    async def _async_confirm(
+        self, entry: ConfigEntry, user_input: dict[str, str] | None
+    ) -> RepairsFlowResult:
+        raise NotImplementedError
+
+
+class ReauthRepairFlow(_EntryRepairFlow):
+    """Confirm, then start reauthentication of the entry again."""
+
+    async def _async_confirm(
+        self, entry: ConfigEntry, user_input: dict[str, str] | None
+    ) -> RepairsFlowResult:
+        """Ask once; on submit, the reauthentication flow appears again."""
         if user_input is not None:
             entry.async_start_reauth(self.hass)
             return self.async_create_entry(data={})
@@ -185,24 +200,17 @@ class ReauthRepairFlow(ConfirmRepairFlow):
         )
 
 
-class MirrorRetryRepairFlow(ConfirmRepairFlow):
+class MirrorRetryRepairFlow(_EntryRepairFlow):
     """Confirm, then reload the entry, which tries to open the mirror's file again.
 
     The flow ends (and the issue goes) only once the file opened; otherwise the
     form stays, with the new reason, so the user can fix more and try again.
     """
 
-    def __init__(self, entry_id: str) -> None:
-        super().__init__()
-        self._entry_id = entry_id
-
-    async def async_step_confirm(
-        self, user_input: dict[str, str] | None = None
+    async def _async_confirm(
+        self, entry: ConfigEntry, user_input: dict[str, str] | None
     ) -> RepairsFlowResult:
         """Ask; on submit, reload the entry and see whether the file opened."""
-        entry = self.hass.config_entries.async_get_entry(self._entry_id)
-        if entry is None:
-            return self.async_abort(reason="entry_removed")
         registry = ir.async_get(self.hass)
         key = issue_id(ISSUE_MIRROR_UNAVAILABLE, entry)
         errors: dict[str, str] = {}

@@ -1136,7 +1136,7 @@ async def test_json_bodies_are_compact_utf8_either_way(
 
     The emulator encodes with orjson when it is there (it is, beside Home
     Assistant) and with the standard library otherwise; clients see the same bytes.
-    An accented title tells UTF-8 from ``\\u`` escapes.
+    An accented title tells UTF-8 from escaped characters.
     """
     if not with_orjson:
         monkeypatch.setattr(node, "orjson", None)

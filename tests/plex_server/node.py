@@ -32,10 +32,11 @@ except ImportError:  # pragma: no cover - the emulator alone, without it
 
 
 def dumps(obj: Any) -> str:
-    """Compact JSON text, UTF-8 kept as it is: ``json.dumps`` with
-    ``ensure_ascii=False`` and no spaces, byte for byte, in a tenth of its time
-    when ``orjson`` is there (every rendering the emulator does not cache, such as
-    trimmed items and changed ones, goes through here).
+    """Compact JSON text with UTF-8 kept as it is, with orjson when it is there.
+
+    Byte for byte ``json.dumps`` with ``ensure_ascii=False`` and no spaces, in a
+    tenth of its time: every rendering the emulator does not cache (trimmed items,
+    changed ones) goes through here.
     """
     if orjson is not None:
         return orjson.dumps(obj).decode()
