@@ -107,22 +107,30 @@ def async_server_reachable(hass: HomeAssistant, entry: ConfigEntry) -> None:
 
 
 @callback
+def _async_fixable_issue(
+    hass: HomeAssistant, entry: ConfigEntry, kind: str, **placeholders: str
+) -> None:
+    """Raise the entry's fixable issue ``kind``; its flow finds the entry by id."""
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id(kind, entry),
+        is_fixable=True,
+        is_persistent=False,
+        severity=ir.IssueSeverity.ERROR,
+        translation_key=kind,
+        translation_placeholders={**_placeholders(entry), **placeholders},
+        data={"entry_id": entry.entry_id},
+    )
+
+
+@callback
 def async_reauth_dismissed(hass: HomeAssistant, entry: ConfigEntry) -> None:
     """The reauthentication flow was closed unfinished: keep the need visible.
 
     Called by the config flow's ``async_remove`` (a callback, like this).
     """
-    ir.async_create_issue(
-        hass,
-        DOMAIN,
-        issue_id(ISSUE_REAUTH_DISMISSED, entry),
-        is_fixable=True,
-        is_persistent=False,
-        severity=ir.IssueSeverity.ERROR,
-        translation_key=ISSUE_REAUTH_DISMISSED,
-        translation_placeholders=_placeholders(entry),
-        data={"entry_id": entry.entry_id},
-    )
+    _async_fixable_issue(hass, entry, ISSUE_REAUTH_DISMISSED)
 
 
 @callback
@@ -137,17 +145,7 @@ def async_mirror_unavailable(
     hass: HomeAssistant, entry: ConfigEntry, path: str, error: str
 ) -> None:
     """The mirror's file cannot be opened: say where and why, and offer a retry."""
-    ir.async_create_issue(
-        hass,
-        DOMAIN,
-        issue_id(ISSUE_MIRROR_UNAVAILABLE, entry),
-        is_fixable=True,
-        is_persistent=False,
-        severity=ir.IssueSeverity.ERROR,
-        translation_key=ISSUE_MIRROR_UNAVAILABLE,
-        translation_placeholders={**_placeholders(entry), "path": path, "error": error},
-        data={"entry_id": entry.entry_id},
-    )
+    _async_fixable_issue(hass, entry, ISSUE_MIRROR_UNAVAILABLE, path=path, error=error)
 
 
 @callback
