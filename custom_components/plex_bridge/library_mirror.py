@@ -121,9 +121,6 @@ FAILURES_FOR_ISSUE: Final = 3
 """Failed syncs in a row that raise the ``mirror_sync_failed`` issue."""
 MAX_MEDIA_ADDED_EVENTS: Final = 200
 """The most ``plex_bridge_media_added`` events one sync fires."""
-ISSUE_SYNC_FAILED: Final = ISSUE_MIRROR_SYNC_FAILED
-ISSUE_REBUILT: Final = ISSUE_MIRROR_REBUILT
-ISSUE_DISK_FULL: Final = ISSUE_MIRROR_DISK_FULL
 RETRY_FIRST: Final = timedelta(minutes=1)
 """How long a background sync waits after one failure (doubled per failure)."""
 RETRY_MAX: Final = timedelta(hours=1)
@@ -339,7 +336,7 @@ class PlexMirror:
         if recovered:
             mirror._async_rebuilt()
         else:
-            mirror._async_clear_issue(ISSUE_REBUILT)
+            mirror._async_clear_issue(ISSUE_MIRROR_REBUILT)
         mirror.synced = await mirror._async_has_synced()
         return mirror
 
@@ -353,7 +350,7 @@ class PlexMirror:
         )
         self.synced = False
         self._async_raise_issue(
-            ISSUE_REBUILT, ir.IssueSeverity.WARNING, path=str(self.path)
+            ISSUE_MIRROR_REBUILT, ir.IssueSeverity.WARNING, path=str(self.path)
         )
 
     @callback
@@ -727,7 +724,7 @@ class PlexMirror:
             ) from err
         if self.disk_full:
             self.disk_full = False
-            self._async_clear_issue(ISSUE_DISK_FULL)
+            self._async_clear_issue(ISSUE_MIRROR_DISK_FULL)
         if not targeted:
             await self._async_succeeded(result)
             if self._retry is not None:
@@ -761,7 +758,7 @@ class PlexMirror:
         )
         if self.failures >= FAILURES_FOR_ISSUE and not self.disk_full:
             self._async_raise_issue(
-                ISSUE_SYNC_FAILED,
+                ISSUE_MIRROR_SYNC_FAILED,
                 ir.IssueSeverity.ERROR,
                 failures=str(self.failures),
                 error=self.last_error,
@@ -781,9 +778,9 @@ class PlexMirror:
             )
         self.disk_full = True
         # One cause, one issue: the full disk says more than "failed 3 times".
-        self._async_clear_issue(ISSUE_SYNC_FAILED)
+        self._async_clear_issue(ISSUE_MIRROR_SYNC_FAILED)
         self._async_raise_issue(
-            ISSUE_DISK_FULL,
+            ISSUE_MIRROR_DISK_FULL,
             ir.IssueSeverity.ERROR,
             path=str(self.path) if self.path is not None else "",
             error=reason,
@@ -791,7 +788,7 @@ class PlexMirror:
 
     async def _async_succeeded(self, result: SyncResult) -> None:
         if self.failures:
-            self._async_clear_issue(ISSUE_SYNC_FAILED)
+            self._async_clear_issue(ISSUE_MIRROR_SYNC_FAILED)
         if not self.synced:
             # An incremental sync of a library never synced is a full one.
             self.synced = await self._async_has_synced()
